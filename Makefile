@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine (a .venv is created on first use):
+#   make course   run every lesson end to end (papermill) -> runs/<timestamp>/summary.json
+#   make test     ruff, unit tests, and nbval over every lesson
+# Also: make lab (JupyterLab on the lessons), make refresh (re-execute the committed lessons),
+#       make bench (tensor pipeline vs DataLoader benchmark).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Extra arguments for `python -m aecourse run`, e.g. make course ARGS="--profile full --lessons 01"
+ARGS ?=
+
+# The committed lesson outputs are the quick profile's on the CPU; nbval re-runs them so.
+REFERENCE_ENV := AECOURSE_PROFILE=quick AECOURSE_DEVICE=cpu AECOURSE_PROGRESS=0
+
+.PHONY: course test lab refresh bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, '| torchvision', torchvision.__version__)"
+	touch $(STAMP)
+
+course: $(STAMP)
+	$(PY) -m aecourse run $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(REFERENCE_ENV) $(PY) -m pytest tests lessons --nbval-lax --nbval-current-env
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab lessons/
+
+refresh: $(STAMP)
+	$(PY) -m aecourse refresh
+
+bench: $(STAMP)
+	$(PY) benchmarks/pipeline.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,11 @@
+"""aecourse: helpers for a Jupyter-first course on autoencoders.
+
+One module per concern: ``profiles`` (quick/full, device), ``data``, ``models``, ``train``
+(``fit``), ``metrics``, ``plots``, ``checks`` (exercises), ``results`` (what a lesson
+records) and ``running`` (the course runner behind ``python -m aecourse run``).
+"""
+
+from aecourse.results import record, record_context, start_lesson
+
+__all__ = ["record", "record_context", "start_lesson"]
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""Small, plain matplotlib figures for the lessons (small so that notebooks stay lean).
+
+Each function draws and shows its figure; none returns it, so a figure is never shown twice
+when it is the last line of a notebook cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib import ticker
+
+
+def use_small_figures(dpi: int = 72) -> None:
+    """Draw figures at a modest size and resolution, so executed notebooks stay small."""
+    plt.rcParams.update(
+        {"figure.dpi": dpi, "savefig.dpi": dpi, "figure.figsize": (6, 3), "font.size": 9}
+    )
+
+
+def show_image_rows(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = None):
+    """One row per entry (e.g. ``{"real": x, "reconstructed": model(x)}``), ``n`` images each.
+
+    Images are (B, 1, H, W) grayscale or (B, 3, H, W) colour tensors with values in [0, 1].
+    """
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.75, len(rows) * 0.85), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        images = images.detach().float().cpu().clamp(0, 1)
+        for c in range(n):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                img = images[c]
+                if img.shape[0] == 1:
+                    ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
+                else:
+                    ax.imshow(img.permute(1, 2, 0))
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.show()
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    keys: Sequence[str] | None = None,
+    title: str = "Loss per epoch",
+    ylabel: str = "loss",
+):
+    """Plot loss curves from a :func:`aecourse.train.fit` history (train and val by default)."""
+    keys = keys or [k for k in ("train_loss", "val_loss") if k in history]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for key in keys:
+        values = history[key]
+        ax.plot(range(1, len(values) + 1), values, label=key.replace("_", " "))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    plt.show()
+
+
+def plot_against_baseline(
+    xs: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    logy: bool = True,
+):
+    """Several curves over the same x values, e.g. autoencoder and PCA MSE per latent size."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for label, ys in series.items():
+        ax.plot(xs, ys, marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(xs), [str(x) for x in xs])
+    if logy:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
+        ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.3g"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    plt.show()

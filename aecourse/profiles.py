@@ -1,0 +1,77 @@
+"""Profiles: how much work a lesson does, and on which device.
+
+``quick`` is sized for a 2-core laptop with no GPU (offline MNIST sample, few epochs);
+``full`` uses the seed presentation's settings (full MNIST, batch 64, 10 epochs, ...).
+Each lesson keeps its own hyper-parameters per profile in a visible table; this module only
+decides *which* profile, data source and device are in force, and says why.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+PROFILES = ("quick", "full")
+DATA_SOURCES = ("sample", "full", "auto")
+DEVICES = ("cuda", "mps", "cpu")
+
+
+def _accelerator() -> str | None:
+    """The best accelerator present, or None on a CPU-only machine."""
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return None
+
+
+def choose_device(requested: str | None = None) -> torch.device:
+    """Pick the training device: the argument, else ``AECOURSE_DEVICE``, else cuda > mps > cpu."""
+    name = requested or os.environ.get("AECOURSE_DEVICE") or _accelerator() or "cpu"
+    if name not in DEVICES:
+        raise ValueError(f"Unknown device {name!r}: use one of {', '.join(DEVICES)}.")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("Device 'cuda' was asked for but no CUDA GPU is visible; use 'cpu'.")
+    if name == "mps" and _accelerator() != "mps":
+        raise ValueError("Device 'mps' was asked for but Apple's MPS is not available; use 'cpu'.")
+    return torch.device(name)
+
+
+def choose_profile(requested: str | None = None) -> tuple[str, str]:
+    """Return ``(profile, why)``: the papermill parameter, else ``AECOURSE_PROFILE``, else auto."""
+    if requested:
+        name, why = requested, "set by the notebook parameter"
+    elif os.environ.get("AECOURSE_PROFILE"):
+        name, why = os.environ["AECOURSE_PROFILE"], "set by AECOURSE_PROFILE"
+    else:
+        accel = _accelerator()
+        name = "full" if accel else "quick"
+        why = f"chosen automatically: {accel or 'no CUDA or MPS'} found"
+    if name not in PROFILES:
+        raise ValueError(
+            f"Unknown profile {name!r} ({why}). Use one of: {', '.join(PROFILES)}, "
+            "e.g. AECOURSE_PROFILE=quick."
+        )
+    return name, why
+
+
+def choose_data_source(requested: str | None, profile: str) -> tuple[str, str]:
+    """Return ``(source, why)``: the argument, else ``AECOURSE_DATA``, else the profile's default.
+
+    ``quick`` defaults to the offline sample; ``full`` to ``auto`` (full MNIST when it is in
+    ``data/`` or can be downloaded, otherwise the sample, with a printed warning).
+    """
+    if requested:
+        name, why = requested, "set by the notebook parameter"
+    elif os.environ.get("AECOURSE_DATA"):
+        name, why = os.environ["AECOURSE_DATA"], "set by AECOURSE_DATA"
+    else:
+        name = "sample" if profile == "quick" else "auto"
+        why = f"default of the {profile} profile"
+    if name not in DATA_SOURCES:
+        raise ValueError(
+            f"Unknown data source {name!r} ({why}). Use one of: {', '.join(DATA_SOURCES)}."
+        )
+    return name, why

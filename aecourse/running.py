@@ -1,0 +1,162 @@
+"""Run lessons end to end with papermill and gather their results into ``summary.json``.
+
+Every lesson is executed into a run folder (``runs/<timestamp>/`` by default) with the
+parameters ``profile``, ``data_source`` and ``results_path``. A lesson that fails is reported
+with the cell that failed, the others still run, and the whole run then counts as failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
+
+
+def find_lessons(lessons_dir: Path = LESSONS_DIR, only: list[str] | None = None) -> list[Path]:
+    """Numbered lesson notebooks (``01_*.ipynb`` ...), optionally only those numbered ``only``."""
+    if not lessons_dir.is_dir():
+        raise FileNotFoundError(f"No lessons folder at {lessons_dir}.")
+    found = sorted(p for p in lessons_dir.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = {n.zfill(2) for n in only}
+        unknown = wanted - {p.name[:2] for p in found}
+        if unknown:
+            have = ", ".join(p.name[:2] for p in found)
+            raise ValueError(f"No lesson numbered {', '.join(sorted(unknown))}; have: {have}.")
+        found = [p for p in found if p.name[:2] in wanted]
+    if not found:
+        raise FileNotFoundError(f"No lesson notebooks (NN_name.ipynb) in {lessons_dir}.")
+    return found
+
+
+@dataclass
+class LessonRun:
+    lesson: str
+    notebook: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    context: dict
+    metrics: dict
+    error: str | None = None
+
+
+def _describe_failure(err: Exception) -> str:
+    """Say which cell failed and why, from papermill's error when there is one."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(err, PapermillExecutionError):
+        first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")[:60]
+        return f"cell In [{err.exec_count}] ({first_line!r}) raised {err.ename}: {err.evalue}"
+    return f"{type(err).__name__}: {err}"
+
+
+def run_lesson(
+    notebook: Path,
+    out_dir: Path,
+    *,
+    profile: str | None = None,
+    data_source: str | None = None,
+    kernel_name: str = "python3",
+    progress: bool = True,
+) -> LessonRun:
+    """Execute one lesson with papermill into ``out_dir`` and read back what it recorded."""
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lesson = notebook.name.split("_", 1)[0]
+    results_path = out_dir / f"{notebook.stem}.results.json"
+    parameters = {
+        "profile": profile,
+        "data_source": data_source,
+        "results_path": str(results_path.resolve()),
+    }
+    start = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(out_dir / notebook.name),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            cwd=str(notebook.parent),
+            progress_bar=progress,
+        )
+    except Exception as err:  # any failure is reported, and the course goes on
+        error = _describe_failure(err)
+    seconds = time.perf_counter() - start
+    recorded = {"context": {}, "metrics": {}}
+    if results_path.is_file():
+        recorded = json.loads(results_path.read_text())
+    elif error is None:
+        error = f"the lesson recorded no results (expected {results_path.name})"
+    return LessonRun(
+        lesson=lesson,
+        notebook=notebook.name,
+        status="failed" if error else "ok",
+        seconds=round(seconds, 1),
+        context=recorded.get("context", {}),
+        metrics=recorded.get("metrics", {}),
+        error=error,
+    )
+
+
+def run_course(
+    *,
+    profile: str | None = None,
+    lessons: list[str] | None = None,
+    out: str | Path | None = None,
+    data_source: str | None = None,
+    lessons_dir: Path = LESSONS_DIR,
+    progress: bool = True,
+) -> tuple[list[LessonRun], Path]:
+    """Run the chosen lessons in order; write ``summary.json`` into the run folder."""
+    if profile is not None:
+        from aecourse.profiles import choose_profile
+
+        choose_profile(profile)  # fail now, before any lesson runs, on an unknown name
+    notebooks = find_lessons(lessons_dir, lessons)
+    run_dir = Path(out) if out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runs: list[LessonRun] = []
+    for notebook in notebooks:
+        print(f"== Lesson {notebook.name}", flush=True)
+        run = run_lesson(
+            notebook, run_dir, profile=profile, data_source=data_source, progress=progress
+        )
+        runs.append(run)
+        if run.error:
+            print(f"   FAILED: {run.error}\n   see {run_dir / notebook.name}", flush=True)
+    summary = {
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "profile_requested": profile or os.environ.get("AECOURSE_PROFILE") or "auto",
+        "lessons": {r.lesson: r.__dict__ for r in runs},
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return runs, run_dir
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(runs: list[LessonRun]) -> str:
+    """A plain-text results table: one block per lesson, its context and its metrics."""
+    lines = [f"{'lesson':<8}{'status':<8}{'seconds':>8}  {'profile':<8}{'device':<7}{'data':<8}"]
+    for r in runs:
+        c = r.context
+        lines.append(
+            f"{r.lesson:<8}{r.status:<8}{r.seconds:>8.1f}  {c.get('profile', '?'):<8}"
+            f"{c.get('device', '?'):<7}{c.get('data_source', '?'):<8}"
+        )
+        for name, value in r.metrics.items():
+            lines.append(f"{'':<10}{name:<24}{_fmt(value)}")
+        if r.error:
+            lines.append(f"{'':<10}error: {r.error}")
+    return "\n".join(lines)

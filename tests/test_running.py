@@ -1,0 +1,136 @@
+"""The course runner on tiny notebooks: a good one, a failing one, and the command line."""
+
+import json
+
+import nbformat
+import pytest
+
+from aecourse.__main__ import main
+from aecourse.running import find_lessons, format_table, run_course
+
+PARAMETERS = "profile = None\ndata_source = None\nresults_path = None"
+SETUP = (
+    "import aecourse\n"
+    "lesson = aecourse.start_lesson('{n}', profile=profile, data_source=data_source,\n"
+    "                               device='cpu', results_path=results_path)"
+)
+
+
+def _notebook(path, n, body):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(SETUP.format(n=n)),
+        nbformat.v4.new_code_cell(body),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def lessons(tmp_path):
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    _notebook(
+        folder / "01_good.ipynb",
+        "01",
+        "aecourse.record('val_mse', 0.125)\naecourse.record_context(data_source='sample')",
+    )
+    _notebook(
+        folder / "02_broken.ipynb",
+        "02",
+        "aecourse.record('partial', 1)\nraise ValueError('the model exploded')",
+    )
+    _notebook(folder / "03_also_good.ipynb", "03", "aecourse.record('epochs', 2)")
+    return folder
+
+
+def test_summary_for_good_and_failing_lessons(lessons, tmp_path):
+    runs, run_dir = run_course(
+        profile="quick", out=tmp_path / "run", lessons_dir=lessons, progress=False
+    )
+    assert [r.status for r in runs] == ["ok", "failed", "ok"]  # kept going after 02
+    summary = json.loads((run_dir / "summary.json").read_text())["lessons"]
+    good = summary["01"]
+    assert good["metrics"] == {"val_mse": 0.125}
+    assert good["context"] == {
+        "lesson": "01",
+        "profile": "quick",
+        "data_source": "sample",
+        "device": "cpu",
+    }
+    assert good["seconds"] > 0 and good["error"] is None
+    broken = summary["02"]
+    assert broken["status"] == "failed"
+    assert "In [4] (\"aecourse.record('partial', 1)\")" in broken["error"]
+    assert "ValueError: the model exploded" in broken["error"]
+    assert broken["metrics"] == {"partial": 1}  # numbers recorded before the failure survive
+    assert (run_dir / "02_broken.ipynb").is_file()  # the executed notebook shows the error
+    table = format_table(runs)
+    assert "val_mse" in table and "the model exploded" in table
+
+
+def test_command_line_exit_codes(lessons, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("aecourse.running.LESSONS_DIR", lessons)
+    monkeypatch.setattr(
+        "aecourse.__main__.run_course", lambda **kw: run_course(lessons_dir=lessons, **kw)
+    )
+    assert (
+        main(
+            [
+                "run",
+                "--profile",
+                "quick",
+                "--lessons",
+                "01",
+                "--out",
+                str(tmp_path / "a"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert "val_mse" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "run",
+                "--profile",
+                "quick",
+                "--lessons",
+                "02",
+                "03",
+                "--out",
+                str(tmp_path / "b"),
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
+    assert "FAILED lessons: 02" in capsys.readouterr().err
+    assert main(["run", "--lessons", "07", "--out", str(tmp_path / "c")]) == 2
+    assert "No lesson numbered 07" in capsys.readouterr().err
+
+
+def test_unknown_profile_on_the_command_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--profile", "turbo"])
+    assert "invalid choice: 'turbo'" in capsys.readouterr().err
+
+
+def test_find_lessons_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No lessons folder"):
+        find_lessons(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="No lesson notebooks"):
+        find_lessons(tmp_path)
+
+
+def test_the_course_has_numbered_lessons():
+    names = [p.name for p in find_lessons()]
+    assert names[0] == "01_linear_autoencoder.ipynb"

@@ -1,0 +1,125 @@
+import pytest
+import torch
+
+from aecourse.models import LinearAutoencoder
+from aecourse.train import NonFiniteLossError, evaluate, fit, load_checkpoint, save_checkpoint
+
+
+def _fit(model, digits, **kw):
+    kw = {"epochs": 3, "batch_size": 64, "lr": 1e-3, "progress": False, "print_every": 0} | kw
+    return fit(model, digits[:448], digits[448:], **kw)
+
+
+def test_fit_lowers_the_loss(digits):
+    torch.manual_seed(0)
+    model = LinearAutoencoder(16)
+    before = evaluate(model, digits[448:])["loss"]
+    history = _fit(model, digits, epochs=5, lr=1e-2)
+    assert set(history) == {"train_loss", "val_loss"}
+    assert len(history["val_loss"]) == 5
+    assert history["val_loss"][-1] < 0.5 * before
+    assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_fit_is_deterministic_with_a_seed(digits):
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = LinearAutoencoder(8)
+        runs.append((_fit(model, digits, seed=5), model.decoder[0].weight.detach().clone()))
+    assert runs[0][0] == runs[1][0]
+    assert torch.equal(runs[0][1], runs[1][1])
+
+
+def test_fit_prints_the_seed_style_epoch_line(digits, capsys):
+    _fit(LinearAutoencoder(4), digits, epochs=2, print_every=1)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    assert out[1].startswith("Epoch 2 | Train Loss: 0.") and "| Val Loss: 0." in out[1]
+
+
+def test_fit_tracks_every_loss_part(digits):
+    def loss_with_parts(output, target):
+        err = (output - target) ** 2
+        return {"loss": err.mean(), "max_error": err.amax()}
+
+    history = _fit(LinearAutoencoder(4), digits, epochs=1, loss_fn=loss_with_parts)
+    assert set(history) == {"train_loss", "train_max_error", "val_loss", "val_max_error"}
+
+
+def test_fit_with_inputs_and_targets_and_corruption(digits):
+    flipped = digits.flip(-1)
+    history = fit(
+        LinearAutoencoder(8),
+        (digits[:448], flipped[:448]),
+        (digits[448:], flipped[448:]),
+        epochs=1,
+        progress=False,
+        print_every=0,
+        corrupt=lambda x: x * 0.5,
+    )
+    assert len(history["train_loss"]) == 1
+
+
+def test_non_finite_loss_stops_with_epoch_and_batch(digits):
+    calls = {"n": 0}
+
+    def breaks_at_batch_3_of_epoch_2(output, target):
+        calls["n"] += torch.is_grad_enabled()  # count training steps, not validation
+        loss = torch.nn.functional.mse_loss(output, target)
+        return loss * float("nan") if calls["n"] == 7 + 3 else loss  # 7 steps per epoch
+
+    torch.manual_seed(0)
+    model = LinearAutoencoder(4)
+    with pytest.raises(NonFiniteLossError, match=r"at epoch 2, batch 3 of 7.*restored.*epoch 1"):
+        _fit(model, digits, loss_fn=breaks_at_batch_3_of_epoch_2)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_nan_inputs_are_refused_before_training(digits):
+    bad = digits.clone()
+    bad[3, 0, 5, 5] = float("nan")
+    with pytest.raises(ValueError, match="train data contains NaN"):
+        _fit(LinearAutoencoder(4), bad)
+
+
+def test_checkpoint_round_trip(tmp_path, digits):
+    torch.manual_seed(0)
+    model = LinearAutoencoder(8)
+    path = tmp_path / "ckpt" / "model.pt"
+    history = _fit(model, digits, epochs=2, checkpoint_path=path)
+    assert path.is_file() and not path.with_name("model.pt.tmp").exists()
+
+    fresh = LinearAutoencoder(8)
+    optimizer = torch.optim.Adam(fresh.parameters())
+    meta = load_checkpoint(path, fresh, optimizer)
+    assert meta["epoch"] == 2 and meta["history"] == history
+    assert optimizer.state_dict()["state"], "optimizer state was restored"
+    x = digits[:4]
+    assert torch.equal(model(x), fresh(x))
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt", LinearAutoencoder(8))
+    path = save_checkpoint(tmp_path / "m.pt", LinearAutoencoder(8))
+    with pytest.raises(ValueError, match="another shape"):
+        load_checkpoint(path, LinearAutoencoder(16))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"definitely not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(junk, LinearAutoencoder(8))
+
+
+def test_checkpoint_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": LinearAutoencoder(2).state_dict(), "payload": object()}, path)
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(path, LinearAutoencoder(2))
+
+
+def test_bad_arguments(digits):
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        _fit(LinearAutoencoder(4), digits, epochs=0)
+    with pytest.raises(ValueError, match="is empty"):
+        fit(LinearAutoencoder(4), digits[:0], digits, epochs=1, progress=False)
