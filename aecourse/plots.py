@@ -82,7 +82,7 @@ def plot_against_baseline(
     if logy:
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
-        ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.3g"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -39,7 +39,7 @@ class Lesson:
         self.results_path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"context": self.context, "metrics": self.metrics}
         tmp = self.results_path.with_name(self.results_path.name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(payload, indent=2) + "\n")
         os.replace(tmp, self.results_path)
 
 
