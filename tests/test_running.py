@@ -77,44 +77,21 @@ def test_summary_for_good_and_failing_lessons(lessons, tmp_path):
 
 
 def test_command_line_exit_codes(lessons, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("aecourse.running.LESSONS_DIR", lessons)
     monkeypatch.setattr(
         "aecourse.__main__.run_course", lambda **kw: run_course(lessons_dir=lessons, **kw)
     )
-    assert (
-        main(
-            [
-                "run",
-                "--profile",
-                "quick",
-                "--lessons",
-                "01",
-                "--out",
-                str(tmp_path / "a"),
-                "--no-progress",
-            ]
+
+    def run(*numbers: str) -> int:
+        out = str(tmp_path / "-".join(numbers))
+        return main(
+            ["run", "--profile", "quick", "--no-progress", "--out", out, "--lessons", *numbers]
         )
-        == 0
-    )
+
+    assert run("01") == 0
     assert "val_mse" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "run",
-                "--profile",
-                "quick",
-                "--lessons",
-                "02",
-                "03",
-                "--out",
-                str(tmp_path / "b"),
-                "--no-progress",
-            ]
-        )
-        == 1
-    )
+    assert run("02", "03") == 1
     assert "FAILED lessons: 02" in capsys.readouterr().err
-    assert main(["run", "--lessons", "07", "--out", str(tmp_path / "c")]) == 2
+    assert main(["run", "--lessons", "07"]) == 2
     assert "No lesson numbered 07" in capsys.readouterr().err
 
 
