@@ -52,3 +52,82 @@ class LinearAutoencoder(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _conv_block(c_in: int, c_out: int, transpose: bool = False) -> nn.Sequential:
+    """A 3x3 stride-2 (transposed) convolution, BatchNorm and ReLU: halves or doubles H, W."""
+    conv = (
+        nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)
+        if transpose
+        else nn.Conv2d(c_in, c_out, 3, stride=2, padding=1)
+    )
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class DenoisingAutoencoder(nn.Module):
+    """A small convolutional autoencoder for 28x28 digits: 1x28x28 -> 64x7x7 -> 1x28x28.
+
+    BatchNorm after each convolution keeps it from collapsing to a constant image, which the
+    same network without BatchNorm (ReLU, sigmoid output, MSE) did for 2 of 3 seeds at noise
+    std 0.3-0.5.
+    """
+
+    def __init__(self, channels: tuple[int, int] = (32, 64)):
+        super().__init__()
+        c1, c2 = channels
+        self.encoder = nn.Sequential(_conv_block(1, c1), _conv_block(c1, c2))
+        self.decoder = nn.Sequential(
+            _conv_block(c2, c1, transpose=True),
+            nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_image_batch(x, MNIST_SHAPE, type(self).__name__)
+        return self.decoder(self.encoder(x))
+
+
+class VAE(nn.Module):
+    """A variational autoencoder with MLP encoder and decoder (784-400-latent, as in Kingma &
+    Welling's MNIST experiments and pytorch/examples).
+
+    The encoder outputs the mean and log-variance of q(z|x); ``forward`` returns the decoder's
+    *logits* (apply a sigmoid for pixel values) with ``mu`` and ``logvar``, which the loss needs.
+    """
+
+    def __init__(self, latent_dim: int = 20, hidden: int = 400):
+        super().__init__()
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
+        self.latent_dim = latent_dim
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU())
+        self.to_mu = nn.Linear(hidden, latent_dim)
+        self.to_logvar = nn.Linear(hidden, latent_dim)
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 784),
+            nn.Unflatten(1, MNIST_SHAPE),
+        )  # fmt: skip
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_image_batch(x, MNIST_SHAPE, type(self).__name__)
+        h = self.body(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I): random, yet differentiable in mu and sigma."""
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel values in [0, 1] for latent codes ``z`` of shape (B, latent_dim)."""
+        return torch.sigmoid(self.decoder(z))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Always samples z, in eval mode too: the loss is then an honest estimate of the ELBO."""
+        mu, logvar = self.encode(x)
+        return self.decoder(self.reparameterize(mu, logvar)), mu, logvar
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoded mean code: the VAE's best single reconstruction, for pictures."""
+        return self.decode(self.encode(x)[0])

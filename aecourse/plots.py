@@ -25,7 +25,7 @@ def show_image_rows(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | N
 
     Images are (B, 1, H, W) grayscale or (B, 3, H, W) colour tensors with values in [0, 1].
     """
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.75, len(rows) * 0.85), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.6, len(rows) * 0.7), squeeze=False)
     for r, (label, images) in enumerate(rows.items()):
         images = images.detach().float().cpu().clamp(0, 1)
         for c in range(n):
@@ -35,9 +35,9 @@ def show_image_rows(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | N
             if c < len(images):
                 img = images[c]
                 if img.shape[0] == 1:
-                    ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
-                else:
-                    ax.imshow(img.permute(1, 2, 0))
+                    ax.imshow(img[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                else:  # nearest: crisp pixels, and PNGs that compress well
+                    ax.imshow(img.permute(1, 2, 0), interpolation="nearest")
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title)
@@ -71,13 +71,15 @@ def plot_against_baseline(
     xlabel: str,
     ylabel: str,
     title: str,
+    logx: bool = True,
     logy: bool = True,
 ):
     """Several curves over the same x values, e.g. autoencoder and PCA MSE per latent size."""
     fig, ax = plt.subplots(figsize=(5, 3))
     for label, ys in series.items():
         ax.plot(xs, ys, marker="o", label=label)
-    ax.set_xscale("log", base=2)
+    if logx:
+        ax.set_xscale("log", base=2)
     ax.set_xticks(list(xs), [str(x) for x in xs])
     if logy:
         ax.set_yscale("log")

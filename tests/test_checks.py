@@ -45,3 +45,42 @@ def test_a_correct_solution_passes(capsys):
 def test_wrong_solutions_get_a_hint(cls, hint):
     with pytest.raises(ExerciseError, match=hint):
         check_tied_autoencoder(cls)
+
+
+def test_masking_noise_check():
+    from aecourse.checks import check_masking_noise
+    from aecourse.noise import masking_noise
+
+    check_masking_noise(masking_noise)
+
+    def in_place(x, fraction, generator=None):
+        x[torch.rand(x.shape, generator=generator) < fraction] = 0
+        return x
+
+    def unseeded(x, fraction, generator=None):
+        return x * (torch.rand(x.shape) >= fraction)
+
+    def stub(x, fraction, generator=None):
+        raise NotImplementedError
+
+    for wrong, hint in [(in_place, "in place"), (unseeded, "generator"), (stub, "NotImpl")]:
+        with pytest.raises(ExerciseError, match=hint):
+            check_masking_noise(wrong)
+
+
+def test_kl_check():
+    from aecourse.checks import check_kl_divergence
+    from aecourse.losses import kl_divergence
+
+    check_kl_divergence(kl_divergence)
+    wrong = {
+        "sign": lambda mu, lv: -kl_divergence(mu, lv),
+        "batch": lambda mu, lv: kl_divergence(mu, lv).mean(),
+        "1/2": lambda mu, lv: 2 * kl_divergence(mu, lv),
+        "sigma": lambda mu, lv: 0.5 * torch.sum(mu**2 + lv - lv.exp().log() - 0 * lv, dim=1),
+    }
+    hints = {"sign": "negative", "batch": "one value per image", "1/2": "factor 1/2",
+             "sigma": "variance is not 1"}  # fmt: skip
+    for name, fn in wrong.items():
+        with pytest.raises(ExerciseError, match=hints[name]):
+            check_kl_divergence(fn)

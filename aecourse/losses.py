@@ -1,0 +1,38 @@
+"""Loss functions beyond plain MSE: the variational autoencoder's, term by term.
+
+All VAE terms are **per image, in nats**: summed over pixels (or latent units) and averaged
+over the batch. That keeps the reconstruction and KL terms on the same scale, which is what
+the evidence lower bound (ELBO) says they should be on; see Lesson 03.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL( N(mu, exp(logvar)) || N(0, I) ) per image, in nats: shape (B,).
+
+    Closed form for diagonal Gaussians: 0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1).
+    It is zero exactly when mu = 0 and sigma = 1, and positive otherwise.
+    """
+    return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1.0, dim=1)
+
+
+def bernoulli_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over the pixels of each image, in nats: shape (B,)."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return bce.flatten(1).sum(dim=1)
+
+
+def vae_loss(output, target: torch.Tensor, beta: float = 1.0) -> dict[str, torch.Tensor]:
+    """Negative ELBO per image: reconstruction + beta * KL, averaged over the batch.
+
+    ``output`` is a VAE's ``(logits, mu, logvar)``. Returns ``loss``, ``recon`` and ``kl``
+    (each a batch mean, in nats per image) so that :func:`aecourse.train.fit` tracks all three.
+    """
+    logits, mu, logvar = output
+    recon = bernoulli_nll(logits, target).mean()
+    kl = kl_divergence(mu, logvar).mean()
+    return {"loss": recon + beta * kl, "recon": recon, "kl": kl}

@@ -1,0 +1,45 @@
+"""Noise models for denoising: each takes a batch in [0, 1] and returns a noisy copy in [0, 1].
+
+They run on the batch's own device and draw from ``generator`` when given (for a fixed,
+repeatable test set) or from torch's global generator otherwise (fresh noise every batch,
+seeded by :func:`aecourse.train.fit`). The input is never modified in place.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _check_level(name: str, value: float, low: float = 0.0, high: float = 1.0) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
+
+
+def gaussian_noise(
+    x: torch.Tensor, std: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Add N(0, std^2) to every pixel and clip back to [0, 1]."""
+    _check_level("Gaussian noise std", std)
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return (x + std * noise).clamp_(0.0, 1.0)
+
+
+def salt_and_pepper(
+    x: torch.Tensor, amount: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Set a fraction ``amount`` of the pixels to 0 or 1 (half each, on average)."""
+    _check_level("salt-and-pepper amount", amount)
+    u = torch.rand(x.shape, generator=generator, device=x.device)
+    out = x.clone()
+    out[u < amount / 2] = 0.0
+    out[(u >= amount / 2) & (u < amount)] = 1.0
+    return out
+
+
+def masking_noise(
+    x: torch.Tensor, fraction: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Set a random fraction of the pixels to 0 (Vincent et al.'s masking noise)."""
+    _check_level("masking fraction", fraction)
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= fraction
+    return x * keep
