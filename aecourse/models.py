@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -87,26 +89,36 @@ class DenoisingAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+def _mlp(sizes: Sequence[int]) -> list[nn.Module]:
+    """Linear + ReLU layers through ``sizes`` (e.g. [784, 400] is one layer)."""
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return layers
+
+
 class VAE(nn.Module):
-    """A variational autoencoder with MLP encoder and decoder (784-400-latent, as in Kingma &
-    Welling's MNIST experiments and pytorch/examples).
+    """A variational autoencoder with MLP encoder and decoder (784-400-latent by default, as in
+    Kingma & Welling's MNIST experiments and pytorch/examples; ``hidden`` may list several
+    layers, e.g. (512, 256)).
 
     The encoder outputs the mean and log-variance of q(z|x); ``forward`` returns the decoder's
     *logits* (apply a sigmoid for pixel values) with ``mu`` and ``logvar``, which the loss needs.
     """
 
-    def __init__(self, latent_dim: int = 20, hidden: int = 400):
+    def __init__(self, latent_dim: int = 20, hidden: int | Sequence[int] = 400):
         super().__init__()
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
         self.latent_dim = latent_dim
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU())
-        self.to_mu = nn.Linear(hidden, latent_dim)
-        self.to_logvar = nn.Linear(hidden, latent_dim)
+        sizes = [784, *([hidden] if isinstance(hidden, int) else hidden)]
+        self.body = nn.Sequential(nn.Flatten(), *_mlp(sizes))
+        self.to_mu = nn.Linear(sizes[-1], latent_dim)
+        self.to_logvar = nn.Linear(sizes[-1], latent_dim)
+        back = [latent_dim, *reversed(sizes[1:])]
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 784),
-            nn.Unflatten(1, MNIST_SHAPE),
-        )  # fmt: skip
+            *_mlp(back), nn.Linear(back[-1], 784), nn.Unflatten(1, MNIST_SHAPE)
+        )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         check_image_batch(x, MNIST_SHAPE, type(self).__name__)

@@ -91,3 +91,34 @@ def plot_against_baseline(
     ax.legend()
     fig.tight_layout()
     plt.show()
+
+
+def scatter_by_label(points: torch.Tensor, labels: torch.Tensor, title: str, xlabel: str = "",
+                     ylabel: str = ""):  # fmt: skip
+    """A 2-D scatter of ``points`` (N, 2), one colour per integer label, with a legend."""
+    points, labels = points.detach().cpu(), labels.cpu()
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    for value in labels.unique().tolist():
+        p = points[labels == value]
+        ax.scatter(p[:, 0], p[:, 1], s=5, alpha=0.7, label=str(value), color=plt.cm.tab10(value))
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(markerscale=3, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    plt.show()
+
+
+def bar_chart(names: Sequence[str], values: Sequence[float], title: str, ylabel: str,
+              reference: float | None = None):  # fmt: skip
+    """Bars with their values written on top; ``reference`` draws a dashed horizontal line."""
+    fig, ax = plt.subplots(figsize=(5, 2.6))
+    bars = ax.bar([str(n) for n in names], values, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7)
+    if reference is not None:
+        ax.axhline(reference, color="gray", linestyle="--", linewidth=1)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, max(1.0, max(values)) * 1.12)
+    fig.tight_layout()
+    plt.show()

@@ -105,6 +105,7 @@ def fit(
     checkpoint_path: str | Path | None = None,
     progress: bool | None = None,
     print_every: int = 1,
+    start_epoch: int = 1,
     desc: str = "Training",
 ) -> History:
     """Train ``model`` and return its history: one list per loss term and split.
@@ -113,7 +114,8 @@ def fit(
     its input) or ``(inputs, targets)`` pairs. ``loss_fn(output, target)`` returns a scalar or a
     dict with a ``"loss"`` entry plus any parts worth tracking (e.g. a VAE's KL term).
     ``corrupt`` is applied to every input batch, fresh each time (a denoising autoencoder).
-    Prints ``Epoch 8 | Train Loss: 0.0293 | Val Loss: 0.0295`` every ``print_every`` epochs.
+    Prints ``Epoch 8 | Train Loss: 0.0293 | Val Loss: 0.0295`` every ``print_every`` epochs;
+    ``start_epoch`` numbers the epochs of a run that continues an earlier one.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
@@ -128,7 +130,8 @@ def fit(
     history: History = {}
     last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    epoch_bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not show)
+    last_epoch = start_epoch + epochs - 1
+    epoch_bar = tqdm(range(start_epoch, last_epoch + 1), desc=desc, unit="epoch", disable=not show)
     batch_bar = tqdm(total=n_batches, unit="batch", leave=False, disable=not show)
     for epoch in epoch_bar:
         model.train()
@@ -155,11 +158,12 @@ def fit(
         if len(bad):
             model.load_state_dict(last_good)
             first = bad[0].item() + 1
+            restored = f"the end of epoch {epoch - 1}" if epoch > start_epoch else "their start"
             raise NonFiniteLossError(
                 f"The loss became {step_losses[first - 1].item()} at epoch {epoch}, batch "
-                f"{first} of {n_batches}. The model's weights were restored to the end of "
-                f"epoch {epoch - 1}. Try a lower learning rate (lr={lr}) or check the loss "
-                "function and the inputs of that batch."
+                f"{first} of {n_batches}. The model's weights were restored to {restored}. "
+                f"Try a lower learning rate (lr={lr}) or check the loss function and the "
+                "inputs of that batch."
             )
         last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -172,7 +176,7 @@ def fit(
             history.setdefault(f"val_{key}", []).append(value)
         train_loss, val_loss = history["train_loss"][-1], history["val_loss"][-1]
         epoch_bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        if print_every and (epoch % print_every == 0 or epoch == epochs):
+        if print_every and (epoch % print_every == 0 or epoch == last_epoch):
             print(f"Epoch {epoch} | Train Loss: {train_loss:.4f} | Val Loss: {val_loss:.4f}")
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, model, optimizer, epoch=epoch, history=history)

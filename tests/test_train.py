@@ -123,3 +123,9 @@ def test_bad_arguments(digits):
         _fit(LinearAutoencoder(4), digits, epochs=0)
     with pytest.raises(ValueError, match="is empty"):
         fit(LinearAutoencoder(4), digits[:0], digits, epochs=1, progress=False)
+
+
+def test_a_continued_run_numbers_its_epochs_on(digits, capsys):
+    _fit(LinearAutoencoder(4), digits, epochs=2, print_every=1, start_epoch=11)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" |")[0] for line in lines] == ["Epoch 11", "Epoch 12"]
