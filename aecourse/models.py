@@ -143,3 +143,82 @@ class VAE(nn.Module):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The decoded mean code: the VAE's best single reconstruction, for pictures."""
         return self.decode(self.encode(x)[0])
+
+
+class ConvColorizer(nn.Module):
+    """Lesson 04: a plain convolutional autoencoder from grayscale to colour.
+
+    Encoder: three stride-2 convolutions (each halves H and W) to a 256-channel bottleneck at
+    1/8 of the size. Decoder: three transposed convolutions back up, and a sigmoid for RGB in
+    [0, 1]. Works for any image size of 16 pixels or more (the decoder is told the size each
+    stage must have).
+    """
+
+    def __init__(self, out_channels: int = 3, width: int = 32):
+        super().__init__()
+        w = width
+        self.down = nn.ModuleList([
+            nn.Conv2d(1, w, 3, stride=2, padding=1),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1),
+        ])  # fmt: skip
+        self.bottleneck = nn.Conv2d(4 * w, 8 * w, 3, padding=1)
+        self.up = nn.ModuleList([
+            nn.ConvTranspose2d(8 * w, 2 * w, 3, stride=2, padding=1),
+            nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1),
+            nn.ConvTranspose2d(w, out_channels, 3, stride=2, padding=1),
+        ])  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_gray_batch(x, type(self).__name__)
+        sizes = []
+        for conv in self.down:
+            sizes.append(x.shape[-2:])
+            x = torch.relu(conv(x))
+        x = torch.relu(self.bottleneck(x))
+        for i, deconv in enumerate(self.up):
+            x = deconv(x, output_size=sizes[-1 - i])
+            x = torch.relu(x) if i < len(self.up) - 1 else torch.sigmoid(x)
+        return x
+
+
+class ColorAutoEncoder(nn.Module):
+    """Lesson 05: the seed presentation's skip-connection autoencoder, made size-agnostic.
+
+    Four stride-2 convolutions down (64, 128, 256, 512 channels); four transposed convolutions
+    up, each fed the previous output concatenated with the encoder map of the same size (the
+    skip connections). The seed's layers fit 150x150 only; passing ``output_size=`` to each
+    transposed convolution makes every size of 16 pixels or more fit. ``out_channels`` is 3
+    for RGB, 2 for the a*b* channels of Lab.
+    """
+
+    def __init__(self, out_channels: int = 3):
+        super().__init__()
+        self.down1 = nn.Conv2d(1, 64, 3, stride=2)  # 150 -> 74
+        self.down2 = nn.Conv2d(64, 128, 3, stride=2, padding=1)  # 74 -> 37
+        self.down3 = nn.Conv2d(128, 256, 3, stride=2, padding=1)  # 37 -> 19
+        self.down4 = nn.Conv2d(256, 512, 3, stride=2, padding=1)  # 19 -> 10
+        self.up1 = nn.ConvTranspose2d(512, 256, 3, stride=2, padding=1)  # 10 -> 19
+        self.up2 = nn.ConvTranspose2d(512, 128, 3, stride=2, padding=1)  # 19 -> 37
+        self.up3 = nn.ConvTranspose2d(256, 64, 3, stride=2, padding=1)  # 37 -> 74
+        self.up4 = nn.ConvTranspose2d(128, out_channels, 3, stride=2)  # 74 -> 150
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_gray_batch(x, type(self).__name__)
+        d1 = torch.relu(self.down1(x))
+        d2 = torch.relu(self.down2(d1))
+        d3 = torch.relu(self.down3(d2))
+        d4 = torch.relu(self.down4(d3))
+        u1 = torch.relu(self.up1(d4, output_size=d3.shape[-2:]))
+        u2 = torch.relu(self.up2(torch.cat((u1, d3), dim=1), output_size=d2.shape[-2:]))
+        u3 = torch.relu(self.up3(torch.cat((u2, d2), dim=1), output_size=d1.shape[-2:]))
+        return torch.sigmoid(self.up4(torch.cat((u3, d1), dim=1), output_size=x.shape[-2:]))
+
+
+def check_gray_batch(x: torch.Tensor, model: str, min_size: int = 16) -> None:
+    """A colorizer takes (B, 1, H, W) grayscale batches of at least ``min_size`` pixels."""
+    if x.dim() != 4 or x.shape[1] != 1 or min(x.shape[-2:]) < min_size:
+        raise ValueError(
+            f"{model} expects grayscale images of shape (B, 1, H, W) with H, W >= {min_size}; "
+            f"got {tuple(x.shape)}. Convert colour photos with aecourse.photos.to_gray."
+        )

@@ -4,7 +4,14 @@ from functools import partial
 import pytest
 import torch
 
-from aecourse.models import VAE, DenoisingAutoencoder, LinearAutoencoder, count_parameters
+from aecourse.models import (
+    VAE,
+    ColorAutoEncoder,
+    ConvColorizer,
+    DenoisingAutoencoder,
+    LinearAutoencoder,
+    count_parameters,
+)
 from aecourse.noise import gaussian_noise
 from aecourse.train import fit, seed_everything
 
@@ -87,3 +94,30 @@ def test_reparameterisation_has_the_right_moments_and_gradients():
     assert z.std().item() == pytest.approx(0.5, abs=0.01)
     z.sum().backward()
     assert mu.grad is not None and logvar.grad is not None
+
+
+@pytest.mark.parametrize("model_class", [ConvColorizer, ColorAutoEncoder])
+@pytest.mark.parametrize("size", [64, 150])
+def test_colorizer_shapes_and_range(model_class, size):
+    model = model_class()
+    out = model(torch.rand(2, 1, size, size))
+    assert out.shape == (2, 3, size, size)
+    assert out.min() >= 0 and out.max() <= 1
+    assert model_class(out_channels=2)(torch.rand(1, 1, size, size)).shape == (1, 2, size, size)
+
+
+def test_skip_model_keeps_the_seed_shapes_at_150():
+    model, x = ColorAutoEncoder(), torch.rand(1, 1, 150, 150)
+    d1 = model.down1(x)
+    d2 = model.down2(d1)
+    d3 = model.down3(d2)
+    d4 = model.down4(d3)
+    assert [t.shape[-1] for t in (d1, d2, d3, d4)] == [74, 37, 19, 10]
+
+
+@pytest.mark.parametrize("model_class", [ConvColorizer, ColorAutoEncoder])
+def test_colorizers_refuse_colour_or_tiny_input(model_class):
+    with pytest.raises(ValueError, match=r"grayscale images of shape \(B, 1, H, W\)"):
+        model_class()(torch.rand(2, 3, 64, 64))
+    with pytest.raises(ValueError, match="H, W >= 16"):
+        model_class()(torch.rand(2, 1, 8, 8))

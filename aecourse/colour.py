@@ -1,0 +1,62 @@
+"""sRGB <-> CIE Lab in torch (D65 white), batched on any device.
+
+Lab separates lightness L (0..100) from two colour axes a* (green-red) and b* (blue-yellow).
+Colorizing in Lab means predicting only a*b* from L: the lightness the photo already has is
+kept exactly, as published colorization methods do. Matches ``skimage.color.rgb2lab``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# sRGB (linear) -> XYZ, and the D65 reference white.
+_RGB_TO_XYZ = torch.tensor(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+_WHITE = torch.tensor([0.95047, 1.0, 1.08883])
+AB_RANGE = 110.0  # |a*|, |b*| of sRGB colours stay within about 110
+
+
+def _check(x: torch.Tensor, channels: int, what: str) -> None:
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(f"Expected {what} of shape (B, {channels}, H, W), got {tuple(x.shape)}.")
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B, 3, H, W) Lab: L in [0, 100], a*, b* about +-110."""
+    _check(rgb, 3, "RGB images")
+    x = rgb.double()
+    linear = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ.to(x), linear)
+    xyz = xyz / _WHITE.to(x).view(1, 3, 1, 1)
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1 / 3), 7.787 * xyz + 16 / 116)
+    lab = torch.stack(
+        [116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1
+    )
+    return lab.to(rgb.dtype)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) Lab -> (B, 3, H, W) sRGB, clipped to [0, 1] (out-of-gamut colours)."""
+    _check(lab, 3, "Lab images")
+    x = lab.double()
+    fy = (x[:, 0] + 16) / 116
+    f = torch.stack([fy + x[:, 1] / 500, fy, fy - x[:, 2] / 200], dim=1)
+    xyz = torch.where(f > 0.206893, f**3, (f - 16 / 116) / 7.787)
+    xyz = xyz * _WHITE.to(x).view(1, 3, 1, 1)
+    linear = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_RGB_TO_XYZ.to(x)), xyz)
+    linear = linear.clamp_min(0)
+    srgb = torch.where(linear > 0.0031308, 1.055 * linear ** (1 / 2.4) - 0.055, 12.92 * linear)
+    return srgb.clamp(0, 1).to(lab.dtype)
+
+
+def lab_split(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour images -> the model's input L/100 (B, 1, H, W) and target a*b* scaled to [0, 1]."""
+    lab = rgb_to_lab(rgb)
+    return lab[:, :1] / 100, (lab[:, 1:] / AB_RANGE + 1) / 2
+
+
+def lab_join(lightness: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`lab_split`: L/100 and scaled a*b* -> sRGB in [0, 1]."""
+    ab = (ab_scaled * 2 - 1) * AB_RANGE
+    return lab_to_rgb(torch.cat([lightness * 100, ab], dim=1))

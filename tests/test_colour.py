@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+import torch
+from skimage.color import lab2rgb, rgb2lab
+
+from aecourse.colour import lab_join, lab_split, lab_to_rgb, rgb_to_lab
+
+
+def _images(seed=0):
+    return torch.rand(3, 3, 9, 11, generator=torch.Generator().manual_seed(seed)).double()
+
+
+def test_rgb_to_lab_matches_scikit_image():
+    x = _images()
+    ref = np.stack([rgb2lab(img.permute(1, 2, 0).numpy()) for img in x])
+    assert np.abs(rgb_to_lab(x).permute(0, 2, 3, 1).numpy() - ref).max() < 1e-4
+
+
+def test_lab_to_rgb_matches_scikit_image_and_round_trips():
+    x = _images(1)
+    lab = rgb_to_lab(x)
+    ref = np.stack([lab2rgb(img.permute(1, 2, 0).numpy()) for img in lab])
+    assert np.abs(lab_to_rgb(lab).permute(0, 2, 3, 1).numpy() - ref).max() < 1e-4
+    assert torch.allclose(lab_to_rgb(lab), x, atol=1e-9)
+
+
+def test_split_and_join_keep_lightness_and_scale_ab():
+    x = _images(2).float()
+    lightness, ab = lab_split(x)
+    assert lightness.shape == (3, 1, 9, 11) and ab.shape == (3, 2, 9, 11)
+    assert lightness.min() >= 0 and lightness.max() <= 1 and ab.min() >= 0 and ab.max() <= 1
+    assert torch.allclose(lab_join(lightness, ab), x, atol=1e-4)
+
+
+def test_wrong_shapes_are_refused():
+    with pytest.raises(ValueError, match=r"RGB images of shape \(B, 3, H, W\)"):
+        rgb_to_lab(torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match="Lab images"):
+        lab_to_rgb(torch.rand(1, 2, 8, 8))
