@@ -148,6 +148,7 @@ def _fmt(value) -> str:
 
 def format_table(runs: list[LessonRun]) -> str:
     """A plain-text results table: one block per lesson, its context and its metrics."""
+    width = max((len(name) for r in runs for name in r.metrics), default=0) + 2
     lines = [f"{'lesson':<8}{'status':<8}{'seconds':>8}  {'profile':<8}{'device':<7}{'data':<8}"]
     for r in runs:
         c = r.context
@@ -156,7 +157,7 @@ def format_table(runs: list[LessonRun]) -> str:
             f"{c.get('device', '?'):<7}{c.get('data_source', '?'):<8}"
         )
         for name, value in r.metrics.items():
-            lines.append(f"{'':<10}{name:<24}{_fmt(value)}")
+            lines.append(f"{'':<10}{name:<{width}}{_fmt(value)}")
         if r.error:
             lines.append(f"{'':<10}error: {r.error}")
     return "\n".join(lines)
