@@ -39,26 +39,33 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    """Execute lessons in place with the reference settings (what nbval compares against)."""
+    """Execute lessons in place with the reference settings (what nbval compares against).
+
+    A lesson that fails is reported and left as it was on disk; the others still run.
+    """
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     os.environ.update(REFERENCE_ENV)
+    failed = []
     for path in find_lessons(LESSONS_DIR, args.lessons):
         start = time.perf_counter()
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(
-            nb,
-            timeout=args.timeout,
-            kernel_name="python3",
-            record_timing=False,
-            store_widget_state=False,
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        client.execute()
+            nb, timeout=args.timeout, kernel_name="python3", record_timing=False,
+            store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
+        )  # fmt: skip
+        try:
+            client.execute()
+        except CellExecutionError as err:
+            failed.append(path.name)
+            print(f"{path.name}: FAILED, left unchanged: {err.ename}: {err.evalue}",
+                  file=sys.stderr)  # fmt: skip
+            continue
         nbformat.write(nb, path)
         print(f"{path.name}: executed in {time.perf_counter() - start:.0f} s")
-    return 0
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
