@@ -64,7 +64,6 @@ def stratified_split(
     labels = labels.cpu()
     n = len(labels)
     per_part: list[list[torch.Tensor]] = [[] for _ in sizes]
-    counts = [0] * len(sizes)
     for c in torch.unique(labels):
         idx = torch.nonzero(labels == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
@@ -72,10 +71,8 @@ def stratified_split(
         for p, size in enumerate(sizes[1:], start=1):
             take = round(len(idx) * size / n)
             per_part[p].append(idx[start : start + take])
-            counts[p] += take
             start += take
         per_part[0].append(idx[start:])
-        counts[0] += len(idx) - start
     parts = [torch.cat(p) for p in per_part]
     # Fix rounding so every part has exactly the size asked for (move a few from part 0).
     for p in range(1, len(sizes)):

@@ -11,13 +11,21 @@ import torch
 from torch.nn import functional as F
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL( N(mu, exp(logvar)) || N(0, I) ) per image, in nats: shape (B,).
+def kl_per_unit(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL( N(mu, exp(logvar)) || N(0, 1) ) for each latent unit, in nats: shape (B, D).
 
-    Closed form for diagonal Gaussians: 0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1).
-    It is zero exactly when mu = 0 and sigma = 1, and positive otherwise.
+    Closed form for Gaussians: 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1). It is zero exactly
+    when mu = 0 and sigma = 1: averaged over images, a unit near 0 carries no information.
     """
-    return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1.0, dim=1)
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL( N(mu, diag(exp(logvar))) || N(0, I) ) per image, in nats: shape (B,).
+
+    The sum of :func:`kl_per_unit` over the latent units; positive unless q is the prior.
+    """
+    return kl_per_unit(mu, logvar).sum(dim=1)
 
 
 def bernoulli_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from aecourse.profiles import choose_profile
+
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 
 
@@ -116,8 +118,6 @@ def run_course(
 ) -> tuple[list[LessonRun], Path]:
     """Run the chosen lessons in order; write ``summary.json`` into the run folder."""
     if profile is not None:
-        from aecourse.profiles import choose_profile
-
         choose_profile(profile)  # fail now, before any lesson runs, on an unknown name
     notebooks = find_lessons(lessons_dir, lessons)
     run_dir = Path(out) if out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
