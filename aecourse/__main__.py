@@ -1,6 +1,7 @@
 """Command line: ``python -m aecourse run`` runs the course; ``refresh`` re-executes lessons.
 
 python -m aecourse run [--profile quick|full] [--lessons 01 03 ...] [--out DIR]
+                      [--data-source sample|full|auto] [--photo-source shipped|DIR ...]
 python -m aecourse refresh [--lessons 01 ...]   # maintainers: rewrite committed outputs
 """
 
@@ -12,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from aecourse.profiles import DATA_SOURCES, PROFILES
+from aecourse.profiles import DATA_SOURCES, PHOTO_SOURCES, PROFILES
 from aecourse.running import LESSONS_DIR, find_lessons, format_table, run_course
 
 # The committed outputs are those of the quick profile on the CPU, with no progress widgets,
@@ -26,6 +27,7 @@ def _run(args: argparse.Namespace) -> int:
         lessons=args.lessons,
         out=args.out,
         data_source=args.data_source,
+        photo_source=args.photo_source,
         progress=not args.no_progress,
     )
     print()
@@ -74,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
     run = sub.add_parser("run", help="run lessons with papermill; write summary.json")
     run.add_argument("--profile", choices=PROFILES, help="default: AECOURSE_PROFILE, else auto")
-    run.add_argument("--data-source", choices=DATA_SOURCES, help="override the profile's data")
+    run.add_argument("--data-source", choices=DATA_SOURCES, help="MNIST lessons' data")
+    run.add_argument(
+        "--photo-source", metavar="SOURCE",
+        help=f"colorization lessons' photos: {', '.join(PHOTO_SOURCES)} or a folder",
+    )  # fmt: skip
     run.add_argument("--lessons", nargs="+", metavar="NN", help="e.g. --lessons 01 03")
     run.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
     run.add_argument("--no-progress", action="store_true", help="no papermill progress bar")

@@ -121,3 +121,60 @@ def check_kl_divergence(kl_divergence) -> None:
         )
     print("Correct: 0 for N(0, 1), 2.0 for mu=1 in 4 dimensions, and equal to the reference "
           "on random inputs.")  # fmt: skip
+
+
+def check_luminance(luminance) -> None:
+    """Lesson 04: ``luminance(rgb)`` turns (B, 3, H, W) colour into (B, 1, H, W) gray the way
+    PIL's ``convert("L")`` (ITU-R BT.601) does."""
+    import numpy as np
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.rand(2, 3, 8, 8, generator=g)
+    out = _call(luminance, rgb)
+    if not isinstance(out, torch.Tensor) or out.shape != (2, 1, 8, 8):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        _fail(f"Return one channel per image, shape (2, 1, 8, 8) here; got {shape}. "
+              "Keep the channel axis: sum over dim=1 with keepdim=True.")  # fmt: skip
+    if torch.allclose(out, rgb.mean(dim=1, keepdim=True), atol=1e-4):
+        _fail("That is the plain average of R, G and B. The eye is most sensitive to green and "
+              "least to blue: weigh the channels 0.299, 0.587 and 0.114.")  # fmt: skip
+    # The independent reference: PIL's own conversion of the same 8-bit pixels.
+    pixels = (rgb * 255).round().byte()
+    pil = [np.asarray(Image.fromarray(p.permute(1, 2, 0).numpy()).convert("L")) for p in pixels]
+    reference = torch.from_numpy(np.stack(pil)).unsqueeze(1).float()
+    got = luminance(pixels.float() / 255) * 255
+    worst = (got - reference).abs().max().item()
+    if worst > 1.0:  # PIL rounds to whole 8-bit levels
+        _fail(f"Differs from PIL's convert('L') by up to {worst:.1f} gray levels of 255: check "
+              "which weight goes with which channel (R 0.299, G 0.587, B 0.114).")  # fmt: skip
+    print(f"Correct: matches PIL's convert('L') within {worst:.2f} of 255 gray levels.")
+
+
+def check_mean_chroma(mean_chroma) -> None:
+    """Lesson 05: ``mean_chroma(rgb)`` is the average of sqrt(a*^2 + b*^2) over all pixels of
+    (B, 3, H, W) colour images in [0, 1]: how colourful they are (0 for gray)."""
+    import numpy as np
+    from skimage.color import rgb2lab
+
+    gray = torch.full((2, 3, 4, 4), 0.5)
+    out = _call(mean_chroma, gray)
+    value = float(out)
+    if abs(value) > 0.05:  # sRGB gray lands within ~0.003 of a*=b*=0 (rounded D65 white)
+        _fail(f"A gray image has no colour, so its chroma is 0; got {value:.4f}. "
+              "Chroma uses only a* and b*, not the lightness L.")  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.rand(3, 3, 8, 8, generator=g)
+    lab = np.stack([rgb2lab(im.permute(1, 2, 0).numpy()) for im in rgb])  # the reference
+    expected = float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+    value = float(mean_chroma(rgb))
+    if abs(value - expected) > 1e-2 * expected:
+        squared = float((lab[..., 1] ** 2 + lab[..., 2] ** 2).mean())
+        hint = (
+            " You returned the mean of a*^2 + b*^2: take the square root per pixel first."
+            if abs(value - squared) < 1e-2 * squared
+            else " Convert with aecourse.colour.rgb_to_lab; a* and b* are channels 1 and 2."
+        )
+        _fail(f"Expected {expected:.3f} on random colours (scikit-image's rgb2lab), got "
+              f"{value:.3f}.{hint}")  # fmt: skip
+    print(f"Correct: 0 for gray, {value:.3f} on random colours, as scikit-image computes it.")

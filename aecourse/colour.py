@@ -60,3 +60,28 @@ def lab_join(lightness: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
     """The inverse of :func:`lab_split`: L/100 and scaled a*b* -> sRGB in [0, 1]."""
     ab = (ab_scaled * 2 - 1) * AB_RANGE
     return lab_to_rgb(torch.cat([lightness * 100, ab], dim=1))
+
+
+@torch.no_grad()
+def colorize(model: torch.nn.Module, rgb: torch.Tensor, space: str, batch_size: int = 256):
+    """Colour predictions (B, 3, H, W) in [0, 1] for the photos ``rgb``, from their gray alone.
+
+    ``space="rgb"``: the model maps the luminance (:func:`aecourse.photos.to_gray`) to RGB.
+    ``space="lab"``: the model maps L to a*b*, joined with the photo's own L (kept exactly).
+    """
+    from aecourse.photos import to_gray  # photos imports nothing from here; no cycle
+
+    if space not in ("rgb", "lab"):
+        raise ValueError(f"space must be 'rgb' or 'lab', got {space!r}.")
+    _check(rgb, 3, "RGB images")
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for chunk in rgb.split(batch_size):
+        chunk = chunk.to(device)
+        if space == "rgb":
+            out.append(model(to_gray(chunk)).float())
+        else:
+            lightness, _ = lab_split(chunk)
+            out.append(lab_join(lightness, model(lightness).float()))
+    return torch.cat(out)

@@ -16,6 +16,7 @@ Images are kept as uint8 while decoding and become float tensors in [0, 1] on th
 from __future__ import annotations
 
 import hashlib
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ class ColourSplit:
 
     gray: torch.Tensor
     rgb: torch.Tensor
+    sources: list[str] | None = None  # shipped photos: the photo each crop was cut from
 
     def __len__(self) -> int:
         return len(self.rgb)
@@ -86,11 +88,13 @@ def _square(image: Image.Image, size: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(fitted, dtype=np.uint8).copy()).permute(2, 0, 1)
 
 
-def _finish(parts, source: str, desc: str, size: int, device, verbose: bool, names=None) -> Photos:
+def _finish(
+    parts, source: str, desc: str, size: int, device, verbose: bool, names=None, sources=None
+) -> Photos:
     splits = []
-    for rgb in parts:
+    for i, rgb in enumerate(parts):
         rgb = rgb.to(device).float().div_(255.0)
-        splits.append(ColourSplit(to_gray(rgb), rgb))
+        splits.append(ColourSplit(to_gray(rgb), rgb, sources[i] if sources else None))
     photos = Photos(*splits, source=source, description=desc, image_size=size,
                     photos_per_split=names)  # fmt: skip
     if verbose:
@@ -190,10 +194,14 @@ def load_photo_folder(
 
 
 def shipped_photos() -> dict[str, list[np.ndarray]]:
-    """Real colour photographs from scikit-image, scikit-learn and matplotlib, by source.
+    """Real colour photographs of everyday scenes from scikit-image, scikit-learn and
+    matplotlib, by source.
 
     Views of one scene (scikit-image's stereo motorcycle pair) form one group, so they land
-    in the same split. Synthetic images (logos, charts, phantoms) are left out.
+    in the same split. Left out: synthetic images (logos, charts, phantoms) and the scientific
+    images (``retina``, ``immunohistochemistry``, ``hubble_deep_field``), whose colours come
+    from stains, filters and false-colour composites rather than from the scene: a colorizer
+    of photos should not learn them, and the seed's own data set is landscape photos.
     """
     from matplotlib import cbook
     from skimage import data as skdata
@@ -206,10 +214,7 @@ def shipped_photos() -> dict[str, list[np.ndarray]]:
         "astronaut": [skdata.astronaut()],
         "chelsea": [skdata.chelsea()],
         "coffee": [skdata.coffee()],
-        "hubble_deep_field": [skdata.hubble_deep_field()],
-        "immunohistochemistry": [skdata.immunohistochemistry()],
         "motorcycle": [left, right],
-        "retina": [skdata.retina()],
         "rocket": [skdata.rocket()],
         "china": [load_sample_image("china.jpg")],
         "flower": [load_sample_image("flower.jpg")],
@@ -254,25 +259,86 @@ def load_shipped_photos(
     val_names = [names[i] for i in order[test_photos : test_photos + val_photos]]
     train_names = [names[i] for i in order[test_photos + val_photos :]]
     generator = torch.Generator().manual_seed(seed)
-    parts = []
+    parts, sources = [], []
     for split_names, total in zip((train_names, val_names, test_names), crops, strict=True):
-        photos = [p for name in split_names for p in groups[name]]
+        photos = [(name, p) for name in split_names for p in groups[name]]
         shares = [total // len(photos) + (i < total % len(photos)) for i in range(len(photos))]
         parts.append(torch.cat([
             random_crops(p, k, image_size, int(image_size * 2.5), generator)
-            for p, k in zip(photos, shares, strict=True)
+            for (_, p), k in zip(photos, shares, strict=True)
         ]))  # fmt: skip
+        sources.append(
+            [name for (name, _), k in zip(photos, shares, strict=True) for _ in range(k)]
+        )
     desc = (
-        f"offline: crops of {len(names)} photographs shipped with scikit-image, scikit-learn "
+        f"offline: crops of {len(names)} photos shipped with scikit-image, scikit-learn "
         f"and matplotlib (test photos: {', '.join(test_names)}; val: {', '.join(val_names)})"
     )
     names = {"train": train_names, "val": val_names, "test": test_names}
-    return _finish(parts, "shipped", desc, image_size, device, verbose, names)
+    return _finish(parts, "shipped", desc, image_size, device, verbose, names, sources)
+
+
+def download_flowers102(root: Path = DATA_DIR) -> Path:
+    """Oxford Flowers-102 through torchvision (8,189 colour photos, about 330 MB, needs a
+    network once): returns its folder of jpg files, which :func:`load_photo_folder` reads."""
+    from torchvision.datasets import Flowers102
+
+    try:
+        Flowers102(str(root), split="test", download=True)
+    except Exception as err:  # a network error, a full disk, a broken archive ...
+        raise RuntimeError(
+            f"Could not download Flowers-102 into {root} ({type(err).__name__}: {err}). "
+            "Without a network use the offline photos: photo_source='shipped'."
+        ) from err
+    return Path(root) / "flowers-102" / "jpg"
+
+
+def resolve_photo_source(source: str | Path) -> tuple[str | Path, str]:
+    """``"auto"`` becomes ``data/photos/`` when it holds images, else ``"shipped"``; the
+    reason is returned for the lesson to print."""
+    if str(source) != "auto":
+        return source, "as chosen"
+    folder = DATA_DIR / "photos"
+    if folder.is_dir() and any(p.suffix.lower() in EXTENSIONS for p in folder.rglob("*")):
+        return folder, f"auto: found photos in {folder}"
+    return "shipped", f"auto: no photos in {folder}, so the offline shipped photos"
 
 
 def load_photos(source: str | Path, image_size: int, **kwargs) -> Photos:
-    """``"shipped"`` for the offline photographs, otherwise a folder of photos."""
+    """``"shipped"`` (offline), ``"flowers102"`` (torchvision download), ``"auto"``, or the
+    path of a folder of photos. Keyword arguments go to the loader that applies."""
+    source, why = resolve_photo_source(source)
+    if why != "as chosen" and kwargs.get("verbose", True):
+        print(f"Photo source {why}")
     if str(source) == "shipped":
         return load_shipped_photos(image_size, **kwargs)
+    if str(source) == "flowers102":
+        source = download_flowers102()
     folder_kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "device", "verbose")}
     return load_photo_folder(source, image_size, **folder_kwargs)
+
+
+def read_photo(photo: str | Path | bytes | np.ndarray, image_size: int) -> torch.Tensor:
+    """One photo (a file path, the bytes of an uploaded file, or an (H, W, 3) uint8 array) as
+    a (1, 3, S, S) float tensor in [0, 1], resized and centre-cropped: "colorize your own"."""
+    if isinstance(photo, np.ndarray):
+        return _square(to_rgb(Image.fromarray(photo)), image_size).unsqueeze(0).float() / 255.0
+    if isinstance(photo, bytes):
+        name, source = "the uploaded file", io.BytesIO(photo)
+    else:
+        source = Path(photo)
+        name = source.name
+        if not source.is_file():
+            raise FileNotFoundError(
+                f"No file at {source}: check the path (relative paths start in {Path.cwd()})."
+            )
+    try:
+        with Image.open(source) as image:
+            image.load()
+            square = _square(to_rgb(image), image_size)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise ValueError(
+            f"Could not read {name} as an image ({type(err).__name__}: {err}). "
+            "Use a jpg, png, bmp or webp photo."
+        ) from err
+    return square.unsqueeze(0).float() / 255.0

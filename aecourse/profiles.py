@@ -9,6 +9,7 @@ decides *which* profile, data source and device are in force, and says why.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 
@@ -75,3 +76,46 @@ def choose_data_source(requested: str | None, profile: str) -> tuple[str, str]:
             f"Unknown data source {name!r} ({why}). Use one of: {', '.join(DATA_SOURCES)}."
         )
     return name, why
+
+
+# --- colour photos (Lessons 04 and 05) ----------------------------------------------------
+
+PHOTO_SOURCES = ("shipped", "flowers102", "auto")  # or the path of a folder of photos
+
+
+def choose_photo_source(requested: str | None, profile: str) -> tuple[str, str]:
+    """Return ``(source, why)`` for the colorization lessons.
+
+    The argument, else ``AECOURSE_PHOTOS``, else the profile's default: ``quick`` uses the
+    offline ``shipped`` photographs; ``full`` uses ``auto`` (your photos in ``data/photos/``
+    when that folder has any, otherwise the shipped ones). Any other value is a folder path.
+    """
+    if requested:
+        return requested, "set by the notebook parameter"
+    if os.environ.get("AECOURSE_PHOTOS"):
+        return os.environ["AECOURSE_PHOTOS"], "set by AECOURSE_PHOTOS"
+    name = "shipped" if profile == "quick" else "auto"
+    return name, f"default of the {profile} profile"
+
+
+@dataclass(frozen=True)
+class ColorizationBudget:
+    """Data and training budget shared by Lessons 04 and 05, so their models compare fairly.
+
+    ``full`` is the seed's setting (150x150, batch 32, Adam 1e-3); the seed trained the plain
+    model 20 epochs and the skip model 25, and Lesson 05 gives every model it compares the
+    same number. ``crops`` (train, val, test) applies to the shipped photographs only.
+    """
+
+    image_size: int
+    crops: tuple[int, int, int]
+    epochs_conv: int
+    epochs_skip: int
+    batch_size: int = 32
+    lr: float = 1e-3
+
+
+COLORIZATION = {
+    "quick": ColorizationBudget(64, (1200, 200, 200), epochs_conv=12, epochs_skip=12),
+    "full": ColorizationBudget(150, (4000, 400, 400), epochs_conv=20, epochs_skip=25),
+}

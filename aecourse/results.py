@@ -18,7 +18,12 @@ from pathlib import Path
 
 import torch
 
-from aecourse.profiles import choose_data_source, choose_device, choose_profile
+from aecourse.profiles import (
+    choose_data_source,
+    choose_device,
+    choose_photo_source,
+    choose_profile,
+)
 
 
 @dataclass
@@ -51,13 +56,24 @@ def start_lesson(
     *,
     profile: str | None = None,
     data_source: str | None = None,
+    photo_source: str | None = None,
     device: str | None = None,
     results_path: str | Path | None = None,
+    data: str = "mnist",
 ) -> Lesson:
-    """Settle the lesson's profile, data source and device, print them, and open its results."""
+    """Settle the lesson's profile, data source and device, print them, and open its results.
+
+    ``data="mnist"`` lessons take ``data_source``; ``data="photos"`` lessons (colorization)
+    take ``photo_source``, a name from :data:`aecourse.profiles.PHOTO_SOURCES` or a folder.
+    """
     global _current
     profile_name, profile_why = choose_profile(profile)
-    source, source_why = choose_data_source(data_source, profile_name)
+    if data not in ("mnist", "photos"):
+        raise ValueError(f"data must be 'mnist' or 'photos', got {data!r}.")
+    if data == "photos":
+        source, source_why = choose_photo_source(photo_source, profile_name)
+    else:
+        source, source_why = choose_data_source(data_source, profile_name)
     dev = choose_device(device)
     path = Path(results_path) if results_path else None
     _current = Lesson(lesson, profile_name, source, dev, path)

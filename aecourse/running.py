@@ -1,8 +1,9 @@
 """Run lessons end to end with papermill and gather their results into ``summary.json``.
 
 Every lesson is executed into a run folder (``runs/<timestamp>/`` by default) with the
-parameters ``profile``, ``data_source`` and ``results_path``. A lesson that fails is reported
-with the cell that failed, the others still run, and the whole run then counts as failed.
+parameters ``profile``, ``data_source`` (or ``photo_source``) and ``results_path``. A lesson
+that fails is reported with the cell that failed, the others still run, and the whole run
+then counts as failed.
 """
 
 from __future__ import annotations
@@ -63,20 +64,28 @@ def run_lesson(
     *,
     profile: str | None = None,
     data_source: str | None = None,
+    photo_source: str | None = None,
     kernel_name: str = "python3",
     progress: bool = True,
 ) -> LessonRun:
-    """Execute one lesson with papermill into ``out_dir`` and read back what it recorded."""
+    """Execute one lesson with papermill into ``out_dir`` and read back what it recorded.
+
+    Only the parameters the lesson declares are passed (MNIST lessons take ``data_source``,
+    colorization lessons ``photo_source``), so papermill has no unknown ones to warn about.
+    """
     import papermill
 
     out_dir.mkdir(parents=True, exist_ok=True)
     lesson = notebook.name.split("_", 1)[0]
     results_path = out_dir / f"{notebook.stem}.results.json"
-    parameters = {
+    offered = {
         "profile": profile,
         "data_source": data_source,
+        "photo_source": photo_source,
         "results_path": str(results_path.resolve()),
     }
+    declared = papermill.inspect_notebook(str(notebook))
+    parameters = {k: v for k, v in offered.items() if k in declared}
     start = time.perf_counter()
     error = None
     try:
@@ -113,6 +122,7 @@ def run_course(
     lessons: list[str] | None = None,
     out: str | Path | None = None,
     data_source: str | None = None,
+    photo_source: str | None = None,
     lessons_dir: Path = LESSONS_DIR,
     progress: bool = True,
 ) -> tuple[list[LessonRun], Path]:
@@ -126,8 +136,9 @@ def run_course(
     for notebook in notebooks:
         print(f"== Lesson {notebook.name}", flush=True)
         run = run_lesson(
-            notebook, run_dir, profile=profile, data_source=data_source, progress=progress
-        )
+            notebook, run_dir, profile=profile, data_source=data_source,
+            photo_source=photo_source, progress=progress,
+        )  # fmt: skip
         runs.append(run)
         if run.error:
             print(f"   FAILED: {run.error}\n   see {run_dir / notebook.name}", flush=True)

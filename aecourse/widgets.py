@@ -95,3 +95,24 @@ def latent_explorer(
         s.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([widgets.VBox(sliders), image])])
+
+
+def photo_upload(colorize_photo: Callable[[bytes], Sequence[torch.Tensor]]) -> widgets.VBox:
+    """A FileUpload button: ``colorize_photo(file_bytes)`` returns image batches (e.g. gray,
+    prediction, original), shown one above the other; a file that is no image says so."""
+    upload = widgets.FileUpload(accept="image/*", multiple=False, description="Photo")
+    image = widgets.Image(format="png")
+    message = widgets.HTML("Choose a photo: it is shown in gray, colorized, and as it was.")
+
+    def show(change: Mapping | None = None) -> None:
+        if not upload.value:
+            return
+        item = upload.value[0]
+        try:
+            image.value = grid_png(colorize_photo(bytes(item["content"])), scale=2)
+            message.value = f"{item['name']}: gray input · colorized · original"
+        except ValueError as err:
+            message.value = f"<b>{item['name']}</b>: {err}"
+
+    upload.observe(show, names="value")
+    return widgets.VBox([upload, message, image])

@@ -37,3 +37,22 @@ def test_wrong_shapes_are_refused():
         rgb_to_lab(torch.rand(3, 8, 8))
     with pytest.raises(ValueError, match="Lab images"):
         lab_to_rgb(torch.rand(1, 2, 8, 8))
+
+
+def test_colorize_keeps_lightness_in_lab_and_checks_its_arguments():
+    from aecourse.colour import colorize
+    from aecourse.models import ColorAutoEncoder
+
+    torch.manual_seed(0)
+    rgb = torch.rand(3, 3, 32, 32)
+    lab_out = colorize(ColorAutoEncoder(2), rgb, "lab", batch_size=2)
+    rgb_out = colorize(ColorAutoEncoder(3), rgb, "rgb")
+    assert lab_out.shape == rgb_out.shape == rgb.shape
+    assert 0 <= lab_out.min() and lab_out.max() <= 1
+    # Lab keeps the given lightness, except where the predicted colour leaves the sRGB gamut.
+    lightness_error = (rgb_to_lab(lab_out)[:, 0] - rgb_to_lab(rgb)[:, 0]).abs()
+    assert lightness_error.median() < 0.5
+    with pytest.raises(ValueError, match="space must be 'rgb' or 'lab'"):
+        colorize(ColorAutoEncoder(3), rgb, "hsv")
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        colorize(ColorAutoEncoder(3), rgb[:, :1], "rgb")

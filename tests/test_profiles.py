@@ -46,3 +46,16 @@ def test_device_choice(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU is visible"):
             choose_device("cuda")
+
+
+def test_photo_source_parameter_environment_and_defaults(monkeypatch):
+    from aecourse.profiles import COLORIZATION, choose_photo_source
+
+    monkeypatch.delenv("AECOURSE_PHOTOS", raising=False)
+    assert choose_photo_source(None, "quick")[0] == "shipped"
+    assert choose_photo_source(None, "full")[0] == "auto"
+    monkeypatch.setenv("AECOURSE_PHOTOS", "data/landscapes")
+    assert choose_photo_source(None, "quick") == ("data/landscapes", "set by AECOURSE_PHOTOS")
+    assert choose_photo_source("flowers102", "quick")[0] == "flowers102"
+    assert COLORIZATION["full"].image_size == 150  # the seed's size
+    assert (COLORIZATION["full"].batch_size, COLORIZATION["full"].lr) == (32, 1e-3)

@@ -111,3 +111,26 @@ def test_find_lessons_errors(tmp_path):
 def test_the_course_has_numbered_lessons():
     names = [p.name for p in find_lessons()]
     assert names[0] == "01_linear_autoencoder.ipynb"
+
+
+def test_each_lesson_gets_only_the_parameters_it_declares(tmp_path):
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    _notebook(folder / "01_mnist.ipynb", "01", "aecourse.record('source', lesson.data_source)")
+    nb = nbformat.read(folder / "01_mnist.ipynb", as_version=4)
+    nb.cells[0].source = "profile = None\nphoto_source = None\nresults_path = None"
+    nb.cells[1].source = (
+        "import aecourse\nlesson = aecourse.start_lesson('02', profile=profile, "
+        "photo_source=photo_source, device='cpu', results_path=results_path, data='photos')"
+    )
+    nbformat.write(nb, folder / "02_photos.ipynb")
+    runs, run_dir = run_course(
+        profile="quick", out=tmp_path / "run", lessons_dir=folder, progress=False,
+        data_source="sample", photo_source="my_photos",
+    )  # fmt: skip
+    assert [r.status for r in runs] == ["ok", "ok"]
+    assert runs[0].metrics == {"source": "sample"}
+    assert runs[1].metrics == {"source": "my_photos"}
+    assert runs[1].context["data_source"] == "my_photos"
+    executed = (run_dir / "02_photos.ipynb").read_text()
+    assert "data_source = " not in executed  # not offered to a lesson that does not declare it

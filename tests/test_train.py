@@ -129,3 +129,20 @@ def test_a_continued_run_numbers_its_epochs_on(digits, capsys):
     _fit(LinearAutoencoder(4), digits, epochs=2, print_every=1, start_epoch=11)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" |")[0] for line in lines] == ["Epoch 11", "Epoch 12"]
+
+
+def test_keep_best_restores_the_epoch_with_the_lowest_val_loss(digits, capsys):
+    model = LinearAutoencoder(8)
+    # A learning rate this high makes the val loss go up and down, so the best is not the last.
+    history = fit(model, digits[:256], digits[256:384], epochs=6, lr=0.05, keep_best=True)
+    best = int(history["best_epoch"][0])
+    assert best == 1 + min(range(6), key=lambda i: history["val_loss"][i])
+    assert evaluate(model, digits[256:384])["loss"] == pytest.approx(history["val_loss"][best - 1])
+    assert f"Kept the weights of epoch {best}" in capsys.readouterr().out
+
+
+def test_mixed_precision_trains(digits):
+    model = LinearAutoencoder(8)
+    history = fit(model, digits[:256], digits[256:384], epochs=2, mixed_precision=True)
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    assert next(model.parameters()).dtype == torch.float32  # autocast leaves weights alone

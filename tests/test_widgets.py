@@ -1,4 +1,5 @@
 import io
+from datetime import UTC, datetime
 
 import torch
 from PIL import Image
@@ -34,3 +35,28 @@ def test_latent_sliders_redraw():
     before = image.value
     sliders[1].value = 2.5
     assert image.value != before
+
+
+def _uploaded(name, content):
+    """One file as JupyterLab's FileUpload reports it."""
+    return {"name": name, "type": "", "size": len(content), "content": memoryview(content),
+            "last_modified": datetime.now(UTC)}  # fmt: skip
+
+
+def test_photo_upload_shows_the_result_or_says_what_was_wrong():
+    from aecourse.photos import read_photo
+    from aecourse.widgets import photo_upload
+
+    def colorize(data):
+        photo = read_photo(data, 16)
+        return [photo, 1 - photo]
+
+    box = photo_upload(colorize)
+    upload, message, image = box.children
+    png = io.BytesIO()
+    Image.new("RGB", (20, 20), (200, 30, 30)).save(png, format="PNG")
+    upload.value = (_uploaded("red.png", png.getvalue()),)
+    assert Image.open(io.BytesIO(image.value)).size == (16 * 2, (16 * 2 + 2) * 2)
+    assert "red.png" in message.value
+    upload.value = (_uploaded("notes.txt", b"hello"),)
+    assert "Could not read" in message.value
