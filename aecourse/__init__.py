@@ -1,8 +1,10 @@
 """aecourse: helpers for a Jupyter-first course on autoencoders.
 
-One module per concern: ``profiles`` (quick/full, device), ``data``, ``models``, ``train``
-(``fit``), ``metrics``, ``plots``, ``checks`` (exercises), ``results`` (what a lesson
-records) and ``running`` (the course runner behind ``python -m aecourse run``).
+One module per concern: ``profiles`` (quick/full, device, the colorization budget), ``data``
+(MNIST), ``photos`` (colour photos), ``colour`` (Lab), ``noise``, ``models``, ``losses``,
+``train`` (``fit``), ``metrics``, ``baselines``, ``plots``, ``widgets``, ``checks``
+(exercises), ``results`` (what a lesson records) and ``running`` (the course runner behind
+``python -m aecourse run``).
 """
 
 from aecourse.results import record, record_context, start_lesson

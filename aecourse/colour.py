@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from aecourse.photos import to_gray
+
 # sRGB (linear) -> XYZ, and the D65 reference white.
 _RGB_TO_XYZ = torch.tensor(
     [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
@@ -69,8 +71,6 @@ def colorize(model: torch.nn.Module, rgb: torch.Tensor, space: str, batch_size: 
     ``space="rgb"``: the model maps the luminance (:func:`aecourse.photos.to_gray`) to RGB.
     ``space="lab"``: the model maps L to a*b*, joined with the photo's own L (kept exactly).
     """
-    from aecourse.photos import to_gray  # photos imports nothing from here; no cycle
-
     if space not in ("rgb", "lab"):
         raise ValueError(f"space must be 'rgb' or 'lab', got {space!r}.")
     _check(rgb, 3, "RGB images")
