@@ -2,18 +2,20 @@
 #   make course   run every lesson end to end (papermill) -> runs/<timestamp>/summary.json
 #   make test     ruff, unit tests, and nbval over every lesson
 # Also: make lab (JupyterLab on the lessons), make refresh (re-execute the committed lessons),
-#       make bench (tensor pipeline vs DataLoader benchmark).
+#       make bench (tensor pipeline vs DataLoader benchmark); for instructors: make release,
+#       make autograde SUBMISSIONS=folder, make book, make slides.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Extra arguments for `python -m aecourse run`, e.g. make course ARGS="--profile full --lessons 01"
 ARGS ?=
+SUBMISSIONS ?= submissions
 
 # The committed lesson outputs are the quick profile's on the CPU; nbval re-runs them so.
 REFERENCE_ENV := AECOURSE_PROFILE=quick AECOURSE_DEVICE=cpu AECOURSE_PROGRESS=0
 
-.PHONY: course test lab refresh bench install clean
+.PHONY: course test browser lab refresh bench release autograde book slides install clean
 
 install: $(STAMP)
 
@@ -27,7 +29,11 @@ $(STAMP): pyproject.toml
 course: $(STAMP)
 	$(PY) -m aecourse run $(ARGS)
 
-test: $(STAMP)
+# The browser test drives Debian's chromium: install it when it is missing (root + apt-get).
+browser:
+	@command -v chromium >/dev/null || sh tests/install-chromium.sh
+
+test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(REFERENCE_ENV) $(PY) -m pytest tests lessons --nbval-lax --nbval-current-env
@@ -41,5 +47,17 @@ refresh: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/pipeline.py
 
+release: $(STAMP)
+	$(PY) -m aecourse release
+
+autograde: $(STAMP)
+	$(PY) -m aecourse autograde $(SUBMISSIONS)
+
+book: $(STAMP)
+	$(PY) -m aecourse book
+
+slides: $(STAMP)
+	$(PY) -m aecourse slides
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache book/_build book/lessons book/node_modules

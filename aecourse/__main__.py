@@ -3,6 +3,10 @@
 python -m aecourse run [--profile quick|full] [--lessons 01 03 ...] [--out DIR]
                       [--data-source sample|full|auto] [--photo-source shipped|DIR ...]
 python -m aecourse refresh [--lessons 01 ...]   # maintainers: rewrite committed outputs
+python -m aecourse release [--lessons 01 ...] [--course classroom]   # student versions
+python -m aecourse autograde SUBMISSIONS [--course classroom] [--out DIR] [--timeout S]
+python -m aecourse book [--execute]          # Jupyter Book HTML in book/_build/html
+python -m aecourse slides [--lessons 01 ...]  # offline reveal.js slides in book/_build/slides
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ import sys
 import time
 from pathlib import Path
 
+from aecourse.assignments import CELL_TIMEOUT, AssignmentError
 from aecourse.profiles import DATA_SOURCES, PHOTO_SOURCES, PROFILES
-from aecourse.running import LESSONS_DIR, find_lessons, format_table, run_course
-
-# The committed outputs are those of the quick profile on the CPU, with no progress widgets,
-# so that nbval can re-run them anywhere and compare.
-REFERENCE_ENV = {"AECOURSE_PROFILE": "quick", "AECOURSE_DEVICE": "cpu", "AECOURSE_PROGRESS": "0"}
+from aecourse.running import (
+    LESSONS_DIR,
+    REFERENCE_ENV,
+    execute_in_place,
+    find_lessons,
+    format_table,
+    run_course,
+)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -45,29 +53,61 @@ def _refresh(args: argparse.Namespace) -> int:
 
     A lesson that fails is reported and left as it was on disk; the others still run.
     """
-    import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     os.environ.update(REFERENCE_ENV)
     failed = []
     for path in find_lessons(LESSONS_DIR, args.lessons):
         start = time.perf_counter()
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(
-            nb, timeout=args.timeout, kernel_name="python3", record_timing=False,
-            store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
-        )  # fmt: skip
         try:
-            client.execute()
+            execute_in_place(path, args.timeout)
         except CellExecutionError as err:
             failed.append(path.name)
             print(f"{path.name}: FAILED, left unchanged: {err.ename}: {err.evalue}",
                   file=sys.stderr)  # fmt: skip
             continue
-        nbformat.write(nb, path)
         print(f"{path.name}: executed in {time.perf_counter() - start:.0f} s")
     return 1 if failed else 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from aecourse.assignments import release
+
+    for path in release(args.lessons, course=args.course):
+        print(f"released {path}")
+    print("Hand these notebooks out; collect them as SUBMISSIONS/<student_id>/<notebook>.")
+    return 0
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from aecourse.assignments import autograde
+
+    out = args.out or args.course / "grades"
+    grades = autograde(args.submissions, course=args.course, out=out, timeout=args.timeout)
+    width = max(len(g.lesson) for g in grades)
+    for g in grades:
+        problems = f"  {g.problems[:100]}" if g.problems else ""
+        print(f"{g.student:<16}{g.lesson:<{width + 2}}{g.score:>5g} /{g.max_score:>3g}  "
+              f"{g.status}{problems}")  # fmt: skip
+    print(f"\ngrades.csv and feedback/<student>/ in {out}")
+    return 0
+
+
+def _book(args: argparse.Namespace) -> int:
+    from aecourse.publish import build_book
+
+    start = time.perf_counter()
+    html = build_book(execute=args.execute)
+    print(f"Built in {time.perf_counter() - start:.0f} s: open {html / 'index.html'}")
+    return 0
+
+
+def _slides(args: argparse.Namespace) -> int:
+    from aecourse.publish import build_slides
+
+    for path in build_slides(args.lessons):
+        print(f"slides: {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,10 +131,31 @@ def main(argv: list[str] | None = None) -> int:
     refresh.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     refresh.set_defaults(func=_refresh)
 
+    course = dict(type=Path, default=Path("classroom"), help="nbgrader course folder")
+    rel = sub.add_parser("release", help="student versions of the lessons (nbgrader)")
+    rel.add_argument("--lessons", nargs="+", metavar="NN")
+    rel.add_argument("--course", **course)
+    rel.set_defaults(func=_release)
+
+    grade = sub.add_parser("autograde", help="grade SUBMISSIONS/<student>/*.ipynb (nbgrader)")
+    grade.add_argument("submissions", type=Path)
+    grade.add_argument("--course", **course)
+    grade.add_argument("--out", type=Path, help="grades.csv and feedback (default COURSE/grades)")
+    grade.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    grade.set_defaults(func=_autograde)
+
+    book = sub.add_parser("book", help="build the Jupyter Book (HTML) from the lessons")
+    book.add_argument("--execute", action="store_true", help="re-run the lessons first")
+    book.set_defaults(func=_book)
+
+    slides = sub.add_parser("slides", help="reveal.js slides of the lessons, usable offline")
+    slides.add_argument("--lessons", nargs="+", metavar="NN")
+    slides.set_defaults(func=_slides)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, AssignmentError, RuntimeError) as err:
         print(f"aecourse: {err}", file=sys.stderr)
         return 2
 

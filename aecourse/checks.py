@@ -1,7 +1,9 @@
 """Checks for the lessons' exercises: they explain what is wrong instead of a bare assert.
 
 Each check returns None on success (after printing a short confirmation) and raises
-:class:`ExerciseError` with a hint otherwise.
+:class:`ExerciseError` with a hint otherwise. The lessons call each check with its defaults;
+the hidden tests of a graded assignment call it again with another ``seed`` (other inputs the
+student has not seen), so a solution fitted to the visible check does not pass by accident.
 """
 
 from __future__ import annotations
@@ -71,11 +73,12 @@ def _call(fn, *args):
         _fail(f"{fn.__name__} still raises NotImplementedError: replace it with your code.")
 
 
-def check_masking_noise(masking_noise) -> None:
+def check_masking_noise(masking_noise, seed: int = 0) -> None:
     """Lesson 02: ``masking_noise(x, fraction, generator)`` zeroes a random fraction of pixels."""
-    x = torch.rand(64, 1, 28, 28) * 0.9 + 0.1  # no zeros to start with
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(64, 1, 28, 28, generator=g) * 0.9 + 0.1  # no zeros to start with
     original = x.clone()
-    out = _call(masking_noise, x, 0.3, torch.Generator().manual_seed(0))
+    out = _call(masking_noise, x, 0.3, torch.Generator().manual_seed(seed))
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         _fail("Return a tensor of the same shape as x.")
     if not torch.equal(x, original):
@@ -86,15 +89,15 @@ def check_masking_noise(masking_noise) -> None:
     fraction = 1 - kept.float().mean().item()
     if abs(fraction - 0.3) > 0.02:
         _fail(f"About 30% of the pixels should be zero with fraction=0.3; {fraction:.1%} are.")
-    again = masking_noise(x, 0.3, torch.Generator().manual_seed(0))
+    again = masking_noise(x, 0.3, torch.Generator().manual_seed(seed))
     if not torch.equal(out, again):
         _fail("The same generator seed should give the same mask: draw with generator=.")
-    if not torch.equal(masking_noise(x, 0.0, torch.Generator().manual_seed(0)), x):
+    if not torch.equal(masking_noise(x, 0.0, torch.Generator().manual_seed(seed)), x):
         _fail("fraction=0 should leave every pixel as it is.")
     print(f"Correct: {fraction:.1%} of pixels masked, the rest untouched, repeatable with a seed.")
 
 
-def check_kl_divergence(kl_divergence) -> None:
+def check_kl_divergence(kl_divergence, seed: int = 0) -> None:
     """Lesson 03: ``kl_divergence(mu, logvar)`` is KL(N(mu, sigma^2) || N(0, 1)) per image."""
     from aecourse.losses import kl_divergence as reference
 
@@ -112,7 +115,7 @@ def check_kl_divergence(kl_divergence) -> None:
     if not torch.allclose(one, torch.tensor([2.0])):
         _fail(f"For mu=1, sigma=1 in 4 dimensions the KL is 4 * 0.5 = 2.0; got {one.item():.4f}. "
               "Is the factor 1/2 there?")  # fmt: skip
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     mu, logvar = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
     if not torch.allclose(kl_divergence(mu, logvar), reference(mu, logvar), atol=1e-5):
         _fail(
@@ -123,13 +126,13 @@ def check_kl_divergence(kl_divergence) -> None:
           "on random inputs.")  # fmt: skip
 
 
-def check_luminance(luminance) -> None:
+def check_luminance(luminance, seed: int = 0) -> None:
     """Lesson 04: ``luminance(rgb)`` turns (B, 3, H, W) colour into (B, 1, H, W) gray the way
     PIL's ``convert("L")`` (ITU-R BT.601) does."""
     import numpy as np
     from PIL import Image
 
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     rgb = torch.rand(2, 3, 8, 8, generator=g)
     out = _call(luminance, rgb)
     if not isinstance(out, torch.Tensor) or out.shape != (2, 1, 8, 8):
@@ -151,7 +154,7 @@ def check_luminance(luminance) -> None:
     print(f"Correct: matches PIL's convert('L') within {worst:.2f} of 255 gray levels.")
 
 
-def check_mean_chroma(mean_chroma) -> None:
+def check_mean_chroma(mean_chroma, seed: int = 0) -> None:
     """Lesson 05: ``mean_chroma(rgb)`` is the average of sqrt(a*^2 + b*^2) over all pixels of
     (B, 3, H, W) colour images in [0, 1]: how colourful they are (0 for gray)."""
     import numpy as np
@@ -163,7 +166,7 @@ def check_mean_chroma(mean_chroma) -> None:
     if abs(value) > 0.05:  # sRGB gray lands within ~0.003 of a*=b*=0 (rounded D65 white)
         _fail(f"A gray image has no colour, so its chroma is 0; got {value:.4f}. "
               "Chroma uses only a* and b*, not the lightness L.")  # fmt: skip
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     rgb = torch.rand(3, 3, 8, 8, generator=g)
     lab = np.stack([rgb2lab(im.permute(1, 2, 0).numpy()) for im in rgb])  # the reference
     expected = float(np.hypot(lab[..., 1], lab[..., 2]).mean())

@@ -18,6 +18,9 @@ from pathlib import Path
 from aecourse.profiles import choose_profile
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
+# The committed outputs are those of the quick profile on the CPU, with no progress widgets,
+# so that nbval can re-run them anywhere and compare; grading and the book use them too.
+REFERENCE_ENV = {"AECOURSE_PROFILE": "quick", "AECOURSE_DEVICE": "cpu", "AECOURSE_PROGRESS": "0"}
 
 
 def find_lessons(lessons_dir: Path = LESSONS_DIR, only: list[str] | None = None) -> list[Path]:
@@ -149,6 +152,21 @@ def run_course(
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return runs, run_dir
+
+
+def execute_in_place(path: Path, timeout: int = 900) -> None:
+    """Execute a notebook with nbclient and save it over itself, as JupyterLab's "Run All"
+    would (no papermill parameters, no widget state). Raises ``CellExecutionError``."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", record_timing=False,
+        store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
+    )  # fmt: skip
+    client.execute()
+    nbformat.write(nb, path)
 
 
 def _fmt(value) -> str:
