@@ -4,6 +4,8 @@ the solutions (full marks), the untouched release (zero, no crash) and broken no
 
 import copy
 import csv
+import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -19,6 +21,8 @@ from aecourse.assignments import (
 from aecourse.running import LESSONS_DIR, find_lessons
 
 LESSONS = find_lessons(LESSONS_DIR)
+# The grade tables of the last run are kept here for a person to read.
+KEPT = Path(__file__).resolve().parents[1] / "build" / "assignments"
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +86,8 @@ def _write(folder, name, nb_or_text):
 
 
 def _rows(out):
+    KEPT.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(out / "grades.csv", KEPT / f"{out.parent.name}.csv")
     with open(out / "grades.csv") as f:
         return {(r["student"], r["lesson"]): r for r in csv.DictReader(f)}
 
