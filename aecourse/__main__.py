@@ -12,7 +12,6 @@ python -m aecourse slides [--lessons 01 ...]  # offline reveal.js slides in book
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,10 +20,10 @@ from aecourse.assignments import CELL_TIMEOUT, AssignmentError
 from aecourse.profiles import DATA_SOURCES, PHOTO_SOURCES, PROFILES
 from aecourse.running import (
     LESSONS_DIR,
-    REFERENCE_ENV,
     execute_in_place,
     find_lessons,
     format_table,
+    reference_env,
     run_course,
 )
 
@@ -55,12 +54,12 @@ def _refresh(args: argparse.Namespace) -> int:
     """
     from nbclient.exceptions import CellExecutionError
 
-    os.environ.update(REFERENCE_ENV)
     failed = []
     for path in find_lessons(LESSONS_DIR, args.lessons):
         start = time.perf_counter()
         try:
-            execute_in_place(path, args.timeout)
+            with reference_env():
+                execute_in_place(path, args.timeout)
         except CellExecutionError as err:
             failed.append(path.name)
             print(f"{path.name}: FAILED, left unchanged: {err.ename}: {err.evalue}",

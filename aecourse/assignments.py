@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from aecourse.running import LESSONS_DIR, REFERENCE_ENV, find_lessons
+from aecourse.running import LESSONS_DIR, find_lessons, reference_env
 
 COURSE_DIR = Path("classroom")
 CELL_TIMEOUT = 300  # seconds per cell while grading: the longest quick-profile cell takes ~90
@@ -201,22 +201,13 @@ def autograde(
     students = sorted(p for p in submissions.iterdir() if p.is_dir())
     if not students:
         raise FileNotFoundError(f"No student folders in {submissions}.")
-    # Grading runs the lessons as nbval does: the quick profile, on the CPU, no widgets.
-    previous = {k: os.environ.get(k) for k in REFERENCE_ENV}
-    os.environ.update(REFERENCE_ENV)
-    try:
+    with reference_env():  # grading runs the lessons as nbval does: quick, CPU, no widgets
         # A student who sent nothing for a lesson that others sent is listed as missing it.
         sent = {_lesson_of(f, assignments) for s in students for f in s.glob("*.ipynb")}
         expected = sorted(sent - {None})
         grades = [g for s in students for g in _grade_student(api, s, assignments, expected)]
         for assignment in sorted({g.lesson for g in grades if g.status == "graded"}):
             _check(api.generate_feedback(assignment), f"write feedback for {assignment}")
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     _write_outputs(api, grades, out)
     return grades
 

@@ -15,7 +15,6 @@ nbgrader and nbval are dropped. Nothing is re-executed unless asked.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from aecourse.running import LESSONS_DIR, REFERENCE_ENV, execute_in_place, find_lessons
+from aecourse.running import LESSONS_DIR, execute_in_place, find_lessons, reference_env
 
 BOOK_DIR = Path(__file__).resolve().parents[1] / "book"
 READER_DROPS = ("### BEGIN SOLUTION", "### END SOLUTION", "# NBVAL_CHECK_OUTPUT")
@@ -117,15 +116,10 @@ def build_book(execute: bool = False, book_dir: Path = BOOK_DIR) -> Path:
     folder of ``index.html``."""
     copies = write_reader_copies(book_dir / "lessons")
     if execute:
-        env = os.environ.copy()
-        os.environ.update(REFERENCE_ENV)
-        try:
+        with reference_env():
             for copy in copies:
                 print(f"executing {copy.name}", flush=True)
                 execute_in_place(copy)
-        finally:
-            os.environ.clear()
-            os.environ.update(env)
     command = [_tool("jupyter-book"), "build", str(book_dir), "--warningiserror", "--keep-going"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

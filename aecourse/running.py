@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,22 @@ LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 # The committed outputs are those of the quick profile on the CPU, with no progress widgets,
 # so that nbval can re-run them anywhere and compare; grading and the book use them too.
 REFERENCE_ENV = {"AECOURSE_PROFILE": "quick", "AECOURSE_DEVICE": "cpu", "AECOURSE_PROGRESS": "0"}
+
+
+@contextmanager
+def reference_env():
+    """Run the lessons inside with :data:`REFERENCE_ENV` (kernels inherit it); the variables
+    are put back as they were afterwards."""
+    previous = {key: os.environ.get(key) for key in REFERENCE_ENV}
+    os.environ.update(REFERENCE_ENV)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def find_lessons(lessons_dir: Path = LESSONS_DIR, only: list[str] | None = None) -> list[Path]:

@@ -81,9 +81,8 @@ def test_book_has_every_lesson_page_with_its_figures(book_html):
 
 
 def test_slides_load_only_local_files(tmp_path):
-    slides = build_slides(["01", "05"], out=tmp_path)
-    assert [p.name for p in slides] == [f"{p.stem}.slides.html" for p in LESSONS if
-                                        p.name[:2] in ("01", "05")]  # fmt: skip
+    slides = build_slides(out=tmp_path)
+    assert [p.name for p in slides] == [f"{p.stem}.slides.html" for p in LESSONS]
     for path in slides:
         html = path.read_text()
         urls = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
@@ -94,3 +93,24 @@ def test_slides_load_only_local_files(tmp_path):
             assert not re.match(r"(https?:)?//", url), f"{path.name} loads {url} from the network"
             assert (tmp_path / url.split("?")[0]).is_file(), url
         assert 'data-slide-type="slide"' in html or "<section" in html
+
+
+def test_book_execute_option_reruns_the_reader_copies_with_the_reference_settings(
+    monkeypatch, tmp_path
+):
+    import os
+
+    import aecourse.publish as publish
+
+    ignore = shutil.ignore_patterns("_build", "lessons", "node_modules")
+    shutil.copytree(BOOK, tmp_path / "book", ignore=ignore)
+    shutil.copyfile(BOOK.parent / "README.md", tmp_path / "README.md")  # the book includes it
+    ran = []
+    monkeypatch.setattr(
+        publish, "execute_in_place", lambda p: ran.append((p, os.environ["AECOURSE_PROFILE"]))
+    )
+    monkeypatch.setenv("AECOURSE_PROFILE", "full")
+    build_book(execute=True, book_dir=tmp_path / "book")
+    assert [(p.name, profile) for p, profile in ran] == [(p.name, "quick") for p in LESSONS]
+    assert all(p.parent == tmp_path / "book" / "lessons" for p, _ in ran)
+    assert os.environ["AECOURSE_PROFILE"] == "full"  # restored afterwards
