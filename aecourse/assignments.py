@@ -212,9 +212,19 @@ def autograde(
     return grades
 
 
-def _max_score(api, assignment: str) -> float:
+def _released(api, assignment: str) -> nbformat.NotebookNode:
     released = Path(api.coursedir.root) / "release" / assignment / f"{assignment}.ipynb"
-    return sum(graded_cells(nbformat.read(released, as_version=4)).values())
+    return nbformat.read(released, as_version=4)
+
+
+def _max_score(api, assignment: str) -> float:
+    return sum(graded_cells(_released(api, assignment)).values())
+
+
+def _nbgrader_ids(notebook: nbformat.NotebookNode) -> set[str]:
+    """The ``grade_id`` of every cell nbgrader tracks (solutions and tests)."""
+    cells = (c.metadata.get("nbgrader", {}) for c in notebook.cells)
+    return {m["grade_id"] for m in cells if m.get("grade_id")}
 
 
 def _grade_student(api, folder: Path, assignments: dict[str, str], expected) -> list[Grade]:
@@ -228,7 +238,8 @@ def _grade_student(api, folder: Path, assignments: dict[str, str], expected) -> 
             continue
         max_score = _max_score(api, assignment)
         try:
-            nbformat.validate(nbformat.read(file, as_version=4))
+            submitted = nbformat.read(file, as_version=4)
+            nbformat.validate(submitted)
         except Exception as err:  # bad JSON, not a notebook, a broken schema
             why = f"not a valid notebook ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
             grades.append(Grade(student, assignment, 0, max_score, "not a notebook", why))
@@ -248,8 +259,11 @@ def _grade_student(api, folder: Path, assignments: dict[str, str], expected) -> 
             grades.append(Grade(student, assignment, 0, max_score, "failed", why[:300]))
             continue
         score, max_score = _score(api, assignment, student)
-        grades.append(Grade(student, assignment, score, max_score, "graded",
-                            "; ".join(_problems(graded))))  # fmt: skip
+        problems = _problems(graded)
+        deleted = _nbgrader_ids(_released(api, assignment)) - _nbgrader_ids(submitted)
+        if deleted:
+            problems.insert(0, f"deleted cells: {', '.join(sorted(deleted))}")
+        grades.append(Grade(student, assignment, score, max_score, "graded", "; ".join(problems)))
     for assignment in sorted(set(expected) - {g.lesson for g in grades}):
         grades.append(Grade(student, assignment, 0, _max_score(api, assignment), "missing",
                             "no notebook submitted"))  # fmt: skip

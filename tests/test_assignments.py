@@ -168,6 +168,8 @@ def test_autograde_broken_submissions_are_graded_and_reported(course, tmp_path):
         assert feedback.exists() and row["status"] in feedback.read_text(), student
     assert "ZeroDivisionError" in rows["raises", lesson]["problems"]
     assert "CellTimeoutError" in rows["loops", lesson]["problems"]
+    assert "deleted cells: tied_autoencoder_solution, tied_autoencoder_test" in rows[
+        "deletes", lesson]["problems"]  # fmt: skip
     assert "ExerciseError" in rows["overwrites_tests", lesson]["problems"]
     assert rows["not_json", lesson]["status"] == "not a notebook"
     assert rows["stray", "notes.ipynb"]["status"] == "not a lesson"
