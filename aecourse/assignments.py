@@ -32,8 +32,10 @@ from aecourse.running import LESSONS_DIR, find_lessons, reference_env
 
 COURSE_DIR = Path("classroom")
 CELL_TIMEOUT = 300  # seconds per cell while grading: the longest quick-profile cell takes ~90
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS",
-           "### END HIDDEN TESTS")  # fmt: skip
+# nbgrader's markup, (begin, end): what a student must write, and tests only graders see.
+SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
+HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+MARKERS = SOLUTION + HIDDEN_TESTS
 
 
 class AssignmentError(RuntimeError):
@@ -90,9 +92,9 @@ def solution_lines(notebook: nbformat.NotebookNode) -> list[str]:
     for cell in notebook.cells:
         for line in cell.source.splitlines():
             stripped = line.strip()
-            if stripped in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+            if stripped in (SOLUTION[0], HIDDEN_TESTS[0]):
                 inside = True
-            elif stripped in ("### END SOLUTION", "### END HIDDEN TESTS"):
+            elif stripped in (SOLUTION[1], HIDDEN_TESTS[1]):
                 inside = False
             elif inside and stripped and not stripped.startswith("#"):
                 lines.append(stripped)
@@ -236,7 +238,8 @@ def _grade_student(api, folder: Path, assignments: dict[str, str], expected) -> 
             why = f"{file.name} matches no released lesson (NN_name.ipynb)"
             grades.append(Grade(student, file.name, 0, 0, "not a lesson", why))
             continue
-        max_score = _max_score(api, assignment)
+        released = _released(api, assignment)
+        max_score = sum(graded_cells(released).values())
         try:
             submitted = nbformat.read(file, as_version=4)
             nbformat.validate(submitted)
@@ -260,7 +263,7 @@ def _grade_student(api, folder: Path, assignments: dict[str, str], expected) -> 
             continue
         score, max_score = _score(api, assignment, student)
         problems = _problems(graded)
-        deleted = _nbgrader_ids(_released(api, assignment)) - _nbgrader_ids(submitted)
+        deleted = _nbgrader_ids(released) - _nbgrader_ids(submitted)
         if deleted:
             problems.insert(0, f"deleted cells: {', '.join(sorted(deleted))}")
         grades.append(Grade(student, assignment, score, max_score, "graded", "; ".join(problems)))

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import nbformat
 
+from aecourse.assignments import HIDDEN_TESTS, SOLUTION
 from aecourse.running import LESSONS_DIR, execute_in_place, find_lessons, reference_env
 
 BOOK_DIR = Path(__file__).resolve().parents[1] / "book"
-READER_DROPS = ("### BEGIN SOLUTION", "### END SOLUTION", "# NBVAL_CHECK_OUTPUT")
+READER_DROPS = (*SOLUTION, "# NBVAL_CHECK_OUTPUT")  # marker lines a reader need not see
 # Where nbconvert's slides find their scripts, relative to the slides; the npm packages
 # (pinned in book/package.json) are copied to vendor/ beside them.
 VENDOR = {
@@ -44,9 +45,9 @@ def reader_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         kept, hidden = [], False
         for line in cell.source.splitlines():
             stripped = line.strip()
-            if stripped == "### BEGIN HIDDEN TESTS":
+            if stripped == HIDDEN_TESTS[0]:
                 hidden = True
-            elif stripped == "### END HIDDEN TESTS":
+            elif stripped == HIDDEN_TESTS[1]:
                 hidden = False
             elif not hidden and stripped not in READER_DROPS:
                 kept.append(line)
