@@ -12,8 +12,8 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 SUBMISSIONS ?= submissions
 
-# The committed lesson outputs are the quick profile's on the CPU; nbval re-runs them so.
-REFERENCE_ENV := AECOURSE_PROFILE=quick AECOURSE_DEVICE=cpu AECOURSE_PROGRESS=0
+# The committed lesson outputs are the quick profile's on the CPU (2 threads); nbval re-runs them so.
+REFERENCE_ENV := AECOURSE_PROFILE=quick AECOURSE_DEVICE=cpu AECOURSE_PROGRESS=0 OMP_NUM_THREADS=2
 
 .PHONY: course test browser lab refresh bench release autograde book slides install clean
 

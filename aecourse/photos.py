@@ -240,6 +240,38 @@ def random_crops(
     return torch.stack([c.flip(-1) if f else c for c, f in zip(crops, flips, strict=True)])
 
 
+def split_photo_names(
+    names: list[str], test_photos: int = 2, val_photos: int = 1, seed: int = 0
+) -> dict[str, list[str]]:
+    """Which photos go to train, val and test: a fixed-seed shuffle of the sorted names."""
+    names = sorted(names)
+    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
+    test = [names[i] for i in order[:test_photos]]
+    val = [names[i] for i in order[test_photos : test_photos + val_photos]]
+    train = [names[i] for i in order[test_photos + val_photos :]]
+    return {"train": train, "val": val, "test": test}
+
+
+def crops_of(
+    groups: dict[str, list[np.ndarray]],
+    names: list[str],
+    total: int,
+    image_size: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, list[str]]:
+    """``total`` random crops shared out evenly among the photos of ``names``: a uint8
+    (total, 3, S, S) tensor and, per crop, the name of its photo. Crops are cut after the
+    shorter side is resized to 2.5 crop sizes, so a crop shows a part of the scene."""
+    photos = [(name, p) for name in names for p in groups[name]]
+    shares = [total // len(photos) + (i < total % len(photos)) for i in range(len(photos))]
+    crops = [
+        random_crops(p, k, image_size, int(image_size * 2.5), generator)
+        for (_, p), k in zip(photos, shares, strict=True)
+    ]
+    sources = [name for (name, _), k in zip(photos, shares, strict=True) for _ in range(k)]
+    return torch.cat(crops), sources
+
+
 def load_shipped_photos(
     image_size: int = 64,
     *,
@@ -253,28 +285,18 @@ def load_shipped_photos(
     """Random crops of the shipped photographs; photos are split between train, val and test
     with a fixed seed, then each split's crops are shared out evenly among its photos."""
     groups = shipped_photos()
-    names = sorted(groups)
-    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
-    test_names = [names[i] for i in order[:test_photos]]
-    val_names = [names[i] for i in order[test_photos : test_photos + val_photos]]
-    train_names = [names[i] for i in order[test_photos + val_photos :]]
+    names = split_photo_names(list(groups), test_photos, val_photos, seed)
     generator = torch.Generator().manual_seed(seed)
     parts, sources = [], []
-    for split_names, total in zip((train_names, val_names, test_names), crops, strict=True):
-        photos = [(name, p) for name in split_names for p in groups[name]]
-        shares = [total // len(photos) + (i < total % len(photos)) for i in range(len(photos))]
-        parts.append(torch.cat([
-            random_crops(p, k, image_size, int(image_size * 2.5), generator)
-            for (_, p), k in zip(photos, shares, strict=True)
-        ]))  # fmt: skip
-        sources.append(
-            [name for (name, _), k in zip(photos, shares, strict=True) for _ in range(k)]
-        )
+    for split, total in zip(("train", "val", "test"), crops, strict=True):
+        images, split_sources = crops_of(groups, names[split], total, image_size, generator)
+        parts.append(images)
+        sources.append(split_sources)
     desc = (
-        f"offline: crops of {len(names)} photos shipped with scikit-image, scikit-learn "
-        f"and matplotlib (test photos: {', '.join(test_names)}; val: {', '.join(val_names)})"
+        f"offline: crops of {len(groups)} photos shipped with scikit-image, scikit-learn "
+        f"and matplotlib (test photos: {', '.join(names['test'])}; "
+        f"val: {', '.join(names['val'])})"
     )
-    names = {"train": train_names, "val": val_names, "test": test_names}
     return _finish(parts, "shipped", desc, image_size, device, verbose, names, sources)
 
 

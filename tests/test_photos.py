@@ -114,6 +114,25 @@ def test_shipped_photos_are_everyday_scenes_and_crops_know_their_photo():
         assert set(sources) == set(data.photos_per_split[split])
 
 
+def test_crops_are_shared_evenly_among_the_photos_of_a_split():
+    groups = {
+        "a": [np.zeros((50, 70, 3), np.uint8)],
+        "b": [np.full((60, 60, 3), 255, np.uint8)] * 2,
+    }
+    crops, sources = photos_module.crops_of(groups, ["a", "b"], 10, 16, torch.Generator())
+    assert crops.shape == (10, 3, 16, 16) and crops.dtype == torch.uint8
+    assert sources == ["a"] * 4 + ["b"] * 6  # 3 photos: 4 + 3 + 3 crops
+    assert crops[:4].max() == 0 and crops[4:].min() == 255  # each crop is of its own photo
+
+
+def test_split_photo_names_is_a_fixed_partition():
+    names = [f"photo{i}" for i in range(8)]
+    split = photos_module.split_photo_names(names, test_photos=2, val_photos=1, seed=3)
+    assert sorted(split["train"] + split["val"] + split["test"]) == names
+    assert (len(split["test"]), len(split["val"])) == (2, 1)
+    assert split == photos_module.split_photo_names(list(reversed(names)), 2, 1, seed=3)
+
+
 def test_read_photo_from_path_bytes_or_array(tmp_path):
     rgb = np.zeros((40, 60, 3), dtype=np.uint8)
     rgb[..., 0] = 255

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from aecourse.__main__ import main
-from aecourse.running import find_lessons, format_table, run_course
+from aecourse.running import LESSONS_DIR, REFERENCE_ENV, find_lessons, format_table, run_course
 
 PARAMETERS = "profile = None\ndata_source = None\nresults_path = None"
 SETUP = (
@@ -134,3 +134,11 @@ def test_each_lesson_gets_only_the_parameters_it_declares(tmp_path):
     assert runs[1].context["data_source"] == "my_photos"
     executed = (run_dir / "02_photos.ipynb").read_text()
     assert "data_source = " not in executed  # not offered to a lesson that does not declare it
+
+
+def test_make_test_runs_nbval_with_the_reference_settings():
+    """`make test` (nbval) and `python -m aecourse refresh` must agree on how lessons run."""
+    makefile = (LESSONS_DIR.parent / "Makefile").read_text()
+    line = next(x for x in makefile.splitlines() if x.startswith("REFERENCE_ENV :="))
+    settings = dict(item.split("=", 1) for item in line.split(":=", 1)[1].split())
+    assert settings == REFERENCE_ENV
