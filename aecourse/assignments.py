@@ -219,8 +219,8 @@ def _released(api, assignment: str) -> nbformat.NotebookNode:
     return nbformat.read(released, as_version=4)
 
 
-def _max_score(api, assignment: str) -> float:
-    return sum(graded_cells(_released(api, assignment)).values())
+def _max_score(released: nbformat.NotebookNode) -> float:
+    return sum(graded_cells(released).values())
 
 
 def _nbgrader_ids(notebook: nbformat.NotebookNode) -> set[str]:
@@ -239,7 +239,7 @@ def _grade_student(api, folder: Path, assignments: dict[str, str], expected) -> 
             grades.append(Grade(student, file.name, 0, 0, "not a lesson", why))
             continue
         released = _released(api, assignment)
-        max_score = sum(graded_cells(released).values())
+        max_score = _max_score(released)
         try:
             submitted = nbformat.read(file, as_version=4)
             nbformat.validate(submitted)
@@ -268,8 +268,8 @@ def _grade_student(api, folder: Path, assignments: dict[str, str], expected) -> 
             problems.insert(0, f"deleted cells: {', '.join(sorted(deleted))}")
         grades.append(Grade(student, assignment, score, max_score, "graded", "; ".join(problems)))
     for assignment in sorted(set(expected) - {g.lesson for g in grades}):
-        grades.append(Grade(student, assignment, 0, _max_score(api, assignment), "missing",
-                            "no notebook submitted"))  # fmt: skip
+        max_score = _max_score(_released(api, assignment))
+        grades.append(Grade(student, assignment, 0, max_score, "missing", "no notebook submitted"))
     return grades
 
 

@@ -1,6 +1,7 @@
 """The book builds offline from the committed lessons with every figure; the slides load
 nothing from the network; reader copies keep no hidden test."""
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -98,8 +99,6 @@ def test_slides_load_only_local_files(tmp_path):
 def test_book_execute_option_reruns_the_reader_copies_with_the_reference_settings(
     monkeypatch, tmp_path
 ):
-    import os
-
     import aecourse.publish as publish
 
     ignore = shutil.ignore_patterns("_build", "lessons", "node_modules")
