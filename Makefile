@@ -2,8 +2,8 @@
 #   make course   run every lesson end to end (papermill) -> runs/<timestamp>/summary.json
 #   make test     ruff, unit tests, and nbval over every lesson
 # Also: make lab (JupyterLab on the lessons), make refresh (re-execute the committed lessons),
-#       make bench (tensor pipeline vs DataLoader benchmark); for instructors: make release,
-#       make autograde SUBMISSIONS=folder, make book, make slides.
+#       make bench (tensor pipeline vs DataLoader; milliseconds per training step);
+#       for instructors: make release, make autograde SUBMISSIONS=folder, make book, make slides.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -46,6 +46,7 @@ refresh: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/step.py
 
 release: $(STAMP)
 	$(PY) -m aecourse release

@@ -30,10 +30,9 @@ def salt_and_pepper(
     """Set a fraction ``amount`` of the pixels to 0 or 1 (half each, on average)."""
     _check_level("salt-and-pepper amount", amount)
     u = torch.rand(x.shape, generator=generator, device=x.device)
-    out = x.clone()
-    out[u < amount / 2] = 0.0
-    out[(u >= amount / 2) & (u < amount)] = 1.0
-    return out
+    # torch.where, not out[mask] = 0: mask indexing makes the CPU wait for the GPU.
+    salted = torch.where(u < amount, torch.ones_like(x), x)
+    return torch.where(u < amount / 2, torch.zeros_like(x), salted)
 
 
 def masking_noise(

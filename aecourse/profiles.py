@@ -122,3 +122,30 @@ COLORIZATION = {
     "quick": ColorizationBudget(64, (1200, 200, 200), epochs_conv=6, epochs_skip=6),
     "full": ColorizationBudget(150, (4000, 400, 400), epochs_conv=20, epochs_skip=25),
 }
+
+
+# --- the full profile on a CPU -----------------------------------------------------------
+
+# Minutes each lesson takes in the full profile on the 2-core CPU the course is developed on
+# (2 threads): 01 to 03 timed with full MNIST; 04 and 05 estimated from their optimizer steps
+# times the seconds one step takes there (benchmarks/README.md, "The full profile on a CPU").
+FULL_PROFILE_CPU_MINUTES = {"01": 0.0, "02": 0.0, "03": 0.0, "04": 0.0, "05": 0.0}
+QUICK_PROFILE_CPU_MINUTES = 5  # the whole quick course on the same CPU, at most
+
+
+def full_profile_on_cpu_warning(lessons: list[str]) -> str:
+    """What running ``lessons`` in the full profile on a CPU costs, and the quick alternative."""
+    known = [FULL_PROFILE_CPU_MINUTES[n] for n in lessons if n in FULL_PROFILE_CPU_MINUTES]
+    minutes = sum(known)
+    took = f"about {minutes / 60:.1f} hours" if minutes >= 90 else f"about {minutes:.0f} minutes"
+    which, verb = (
+        (f"lesson {lessons[0]}", "takes")
+        if len(lessons) == 1
+        else (f"{len(lessons)} lessons", "take")
+    )
+    return (
+        f"WARNING: the full profile on a CPU: {which} {verb} {took} on 2 cores (more cores help "
+        "less than a GPU). It is meant for a GPU. On a CPU use the quick profile: "
+        f"--profile quick (AECOURSE_PROFILE=quick), the whole course in under "
+        f"{QUICK_PROFILE_CPU_MINUTES} minutes."
+    )

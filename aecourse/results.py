@@ -1,11 +1,15 @@
 """The results contract: each lesson records its key numbers into one JSON file.
 
 A lesson starts with :func:`start_lesson`, which settles profile, data source and device
-(and says why), and ends up calling :func:`record` for each number worth keeping. The file's
-path is the papermill parameter ``results_path``; the course runner gathers the files into
-``summary.json``. Without a path (a student in JupyterLab) the numbers are only kept in memory.
-The file is rewritten on every call, so the numbers of the cells that ran survive a later
-failure.
+(and says why), and ends up calling :func:`record` for each number worth keeping and
+:func:`verdict` for each claim it checks. The file's path is the papermill parameter
+``results_path``; the course runner gathers the files into ``summary.json``. Without a path
+(a student in JupyterLab) the numbers are only kept in memory. The file is rewritten on every
+call, so the numbers of the cells that ran survive a later failure.
+
+The file also says where the time went: the device's name and the number of optimizer steps
+the lesson took (every ``optimizer.step()`` is counted, plus the steps that
+:mod:`aecourse.cuda_graphs` replays).
 """
 
 from __future__ import annotations
@@ -13,16 +17,19 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from aecourse.profiles import (
     choose_data_source,
     choose_device,
     choose_photo_source,
     choose_profile,
+    full_profile_on_cpu_warning,
 )
 
 
@@ -37,18 +44,54 @@ class Lesson:
     results_path: Path | None = None
     context: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    verdicts: dict = field(default_factory=dict)
+    optimizer_steps: int = 0
 
     def save(self) -> None:
+        self.context["optimizer_steps"] = self.optimizer_steps
         if self.results_path is None:
             return
         self.results_path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"context": self.context, "metrics": self.metrics}
+        payload = {"context": self.context, "metrics": self.metrics, "verdicts": self.verdicts}
         tmp = self.results_path.with_name(self.results_path.name + ".tmp")
         tmp.write_text(json.dumps(payload, indent=2) + "\n")
         os.replace(tmp, self.results_path)
 
 
 _current: Lesson | None = None
+_step_hook = None  # the handle of the hook that counts optimizer steps
+
+
+def device_name(device: torch.device) -> str:
+    """What the device is, in words: "NVIDIA H200", or the CPU's model name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:  # Linux names the model here, platform does not
+            cpu = next(ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"Apple MPS ({cpu})" if device.type == "mps" else cpu
+
+
+def count_steps(n: int = 1) -> None:
+    """Add ``n`` optimizer steps to the running lesson's count (in memory; saved with it)."""
+    if _current is not None:
+        _current.optimizer_steps += n
+
+
+def _count_optimizer_step(optimizer, args, kwargs) -> None:
+    """Called after every ``optimizer.step()``. A step being recorded into a CUDA graph has not
+    run yet; its replays are counted by :class:`aecourse.cuda_graphs.GraphedStep`."""
+    if not (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()):
+        count_steps(1)
+
+
+def save_progress() -> None:
+    """Write the running lesson's results file now (after training, to keep its step count)."""
+    if _current is not None:
+        _current.save()
 
 
 def start_lesson(
@@ -66,7 +109,7 @@ def start_lesson(
     ``data="mnist"`` lessons take ``data_source``; ``data="photos"`` lessons (colorization)
     take ``photo_source``, a name from :data:`aecourse.profiles.PHOTO_SOURCES` or a folder.
     """
-    global _current
+    global _current, _step_hook
     profile_name, profile_why = choose_profile(profile)
     if data not in ("mnist", "photos"):
         raise ValueError(f"data must be 'mnist' or 'photos', got {data!r}.")
@@ -78,11 +121,19 @@ def start_lesson(
     path = Path(results_path) if results_path else None
     _current = Lesson(lesson, profile_name, source, dev, path)
     _current.context.update(
-        lesson=lesson, profile=profile_name, data_source=source, device=str(dev)
+        lesson=lesson,
+        profile=profile_name,
+        data_source=source,
+        device=str(dev),
+        device_name=device_name(dev),
     )
+    if _step_hook is None:
+        _step_hook = register_optimizer_step_post_hook(_count_optimizer_step)
     _current.save()
     print(f"Lesson {lesson} | profile: {profile_name} ({profile_why})")
     print(f"data source: {source} ({source_why}) | device: {dev}")
+    if profile_name == "full" and dev.type == "cpu":
+        print(full_profile_on_cpu_warning([lesson]))
     return _current
 
 
@@ -108,6 +159,14 @@ def record(name: str, value) -> None:
     lesson = current_lesson()
     lesson.metrics[name] = _plain(value)
     lesson.save()
+
+
+def verdict(claim: str, holds: bool) -> None:
+    """Print ``claim: True`` (or False) and record it: the lesson's checks, in summary.json."""
+    lesson = current_lesson()
+    lesson.verdicts[claim] = bool(holds)
+    lesson.save()
+    print(f"{claim}: {bool(holds)}")
 
 
 def record_context(**values) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from aecourse.profiles import choose_profile
+from aecourse.profiles import choose_device, choose_profile, full_profile_on_cpu_warning
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 # The committed outputs are those of the quick profile on the CPU, with no progress widgets,
@@ -72,6 +72,7 @@ class LessonRun:
     seconds: float
     context: dict
     metrics: dict
+    verdicts: dict
     error: str | None = None
 
 
@@ -127,7 +128,7 @@ def run_lesson(
     except Exception as err:  # any failure is reported, and the course goes on
         error = _describe_failure(err)
     seconds = time.perf_counter() - start
-    recorded = {"context": {}, "metrics": {}}
+    recorded = {"context": {}, "metrics": {}, "verdicts": {}}
     if results_path.is_file():
         recorded = json.loads(results_path.read_text())
     elif error is None:
@@ -139,6 +140,7 @@ def run_lesson(
         seconds=round(seconds, 1),
         context=recorded.get("context", {}),
         metrics=recorded.get("metrics", {}),
+        verdicts=recorded.get("verdicts", {}),
         error=error,
     )
 
@@ -154,9 +156,11 @@ def run_course(
     progress: bool = True,
 ) -> tuple[list[LessonRun], Path]:
     """Run the chosen lessons in order; write ``summary.json`` into the run folder."""
-    if profile is not None:
-        choose_profile(profile)  # fail now, before any lesson runs, on an unknown name
+    # Fail now, before any lesson runs, on an unknown name; warn before hours on a CPU.
+    profile_name = choose_profile(profile)[0]
     notebooks = find_lessons(lessons_dir, lessons)
+    if profile_name == "full" and choose_device().type == "cpu":
+        print(full_profile_on_cpu_warning([p.name[:2] for p in notebooks]), flush=True)
     run_dir = Path(out) if out else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     runs: list[LessonRun] = []
@@ -200,17 +204,23 @@ def _fmt(value) -> str:
 
 
 def format_table(runs: list[LessonRun]) -> str:
-    """A plain-text results table: one block per lesson, its context and its metrics."""
+    """A plain-text results table: one block per lesson, its context, metrics and verdicts."""
     width = max((len(name) for r in runs for name in r.metrics), default=0) + 2
-    lines = [f"{'lesson':<8}{'status':<8}{'seconds':>8}  {'profile':<8}{'device':<7}{'data':<8}"]
+    lines = [
+        f"{'lesson':<8}{'status':<8}{'seconds':>8}{'steps':>8}  {'profile':<8}{'device':<7}"
+        f"{'data':<10}device name"
+    ]
     for r in runs:
         c = r.context
         lines.append(
-            f"{r.lesson:<8}{r.status:<8}{r.seconds:>8.1f}  {c.get('profile', '?'):<8}"
-            f"{c.get('device', '?'):<7}{c.get('data_source', '?'):<8}"
+            f"{r.lesson:<8}{r.status:<8}{r.seconds:>8.1f}{c.get('optimizer_steps', 0):>8}  "
+            f"{c.get('profile', '?'):<8}{c.get('device', '?'):<7}"
+            f"{str(c.get('data_source', '?')):<10}{c.get('device_name', '?')}"
         )
         for name, value in r.metrics.items():
             lines.append(f"{'':<10}{name:<{width}}{_fmt(value)}")
+        for claim, holds in r.verdicts.items():
+            lines.append(f"{'':<10}{claim}: {holds}")
         if r.error:
             lines.append(f"{'':<10}error: {r.error}")
     return "\n".join(lines)

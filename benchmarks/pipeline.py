@@ -1,11 +1,14 @@
 """Seconds per epoch: the course's tensor pipeline vs the usual per-sample DataLoader loop.
 
-Same model (a small MLP autoencoder), same 4,000 training digits, same optimizer and step;
-only the way batches are made differs:
+Same model (a small MLP autoencoder), same 4,000 training digits, same loss and Adam; what
+differs is how batches are made and how the step is taken:
 
-* tensor: the split lives in one float tensor on the device; a batch is ``x[idx]``;
+* tensor: what ``fit`` does. The split lives in one float tensor on the device, a batch is
+  ``x[idx]``, and the step is ``fit``'s (:class:`aecourse.train.TrainStep`: no read-back of the
+  loss; on CUDA a fused Adam and the step recorded once as a CUDA graph and replayed);
 * loader: a ``Dataset`` of PIL images, ``ToTensor()`` per sample, ``DataLoader`` collation,
-  and a copy of every batch to the device (the pattern of most tutorials, and of the seed).
+  a copy of every batch to the device and a plain Adam step (the pattern of most tutorials,
+  and of the seed).
 
 Usage: ``python benchmarks/pipeline.py [--epochs 5] [--device cpu|cuda|mps]``. Runs on the CPU
 and, when present, on the GPU; prints a table and writes ``benchmarks/results/pipeline.json``.
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,8 +28,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import ToTensor
 
+from aecourse.cuda_graphs import GraphedStep
 from aecourse.data import batches, load_mnist
 from aecourse.profiles import choose_device
+from aecourse.results import device_name
+from aecourse.train import TrainStep, make_optimizer
 
 BATCH_SIZE = 64
 
@@ -62,9 +67,9 @@ def step(model, optimizer, x) -> torch.Tensor:
     return loss.detach()
 
 
-def epoch_tensor(model, optimizer, x_dev, gen, device) -> None:
-    for idx in batches(len(x_dev), BATCH_SIZE, shuffle=True, generator=gen, device=device):
-        step(model, optimizer, x_dev[idx])
+def epoch_tensor(train_step, n: int, gen, device) -> None:
+    for idx in batches(n, BATCH_SIZE, shuffle=True, generator=gen, device=device):
+        train_step(idx)
 
 
 def epoch_loader(model, optimizer, loader, device) -> None:
@@ -95,11 +100,14 @@ def bench(device: torch.device, epochs: int, x_train: torch.Tensor) -> dict:
     results = {}
     torch.manual_seed(0)
     model = mlp_autoencoder().to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer(model.parameters(), lr=1e-3)
     x_dev = x_train.to(device)
     gen = torch.Generator().manual_seed(0)
+    train_step = TrainStep(model, opt, x_dev, x_dev)
+    if device.type == "cuda":
+        train_step = GraphedStep(train_step, opt, (BATCH_SIZE,), device)
     results["tensor"] = time_epochs(
-        lambda: epoch_tensor(model, opt, x_dev, gen, device), epochs, device
+        lambda: epoch_tensor(train_step, len(x_dev), gen, device), epochs, device
     )
     torch.manual_seed(0)
     model = mlp_autoencoder().to(device)
@@ -112,9 +120,7 @@ def bench(device: torch.device, epochs: int, x_train: torch.Tensor) -> dict:
     median = {k: statistics.median(v) for k, v in results.items()}
     return {
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "threads": torch.get_num_threads(),
         "epochs_timed": epochs,
         "n_train": len(x_train),

@@ -15,3 +15,12 @@ def mnist():
 def digits(mnist) -> torch.Tensor:
     """A small slice of real digits for fast training tests."""
     return mnist.train.x[:512]
+
+
+@pytest.fixture(autouse=True)
+def no_lesson_left_running():
+    """A test that starts a lesson must not leave it to count and save the next test's steps."""
+    yield
+    from aecourse import results
+
+    results._current = None

@@ -5,6 +5,8 @@ import torch
 
 import aecourse
 from aecourse import results
+from aecourse.models import LinearAutoencoder
+from aecourse.train import fit
 
 
 def test_record_writes_the_results_file(tmp_path, monkeypatch, capsys):
@@ -23,6 +25,8 @@ def test_record_writes_the_results_file(tmp_path, monkeypatch, capsys):
         "profile": "quick",
         "data_source": "sample",
         "device": "cpu",
+        "device_name": results.device_name(torch.device("cpu")),
+        "optimizer_steps": 0,
     }
 
 
@@ -42,3 +46,37 @@ def test_without_a_path_numbers_stay_in_memory(capsys):
     lesson = aecourse.start_lesson("01", profile="quick", device="cpu")
     aecourse.record("val_mse", 0.5)
     assert lesson.metrics == {"val_mse": 0.5}
+
+
+def test_every_optimizer_step_is_counted_and_saved(tmp_path, digits):
+    path = tmp_path / "r.json"
+    aecourse.start_lesson("01", profile="quick", device="cpu", results_path=path)
+    model = LinearAutoencoder(4)
+    fit(model, digits[:448], digits[448:], epochs=3, progress=False, print_every=0)  # 7 a epoch
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(5):  # a hand-written loop counts as well
+        optimizer.step()
+    assert results.current_lesson().optimizer_steps == 3 * 7 + 5
+    assert json.loads(path.read_text())["context"]["optimizer_steps"] == 3 * 7  # saved by fit
+    aecourse.record("x", 1)
+    assert json.loads(path.read_text())["context"]["optimizer_steps"] == 3 * 7 + 5
+
+
+def test_a_verdict_is_printed_and_recorded(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    aecourse.start_lesson("01", profile="quick", device="cpu", results_path=path)
+    aecourse.verdict("val MSE within 5% of PCA", 1.02 <= 1.05)
+    assert capsys.readouterr().out.endswith("val MSE within 5% of PCA: True\n")
+    assert json.loads(path.read_text())["verdicts"] == {"val MSE within 5% of PCA": True}
+
+
+def test_the_device_has_a_name():
+    name = results.device_name(torch.device("cpu"))
+    assert name and name != "cpu"
+
+
+def test_the_full_profile_on_a_cpu_warns_how_long_it_takes(capsys):
+    aecourse.start_lesson("03", profile="full", data_source="sample", device="cpu")
+    out = capsys.readouterr().out
+    assert "WARNING: the full profile on a CPU: lesson 03 takes about" in out
+    assert "--profile quick" in out

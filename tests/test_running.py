@@ -4,8 +4,10 @@ import json
 
 import nbformat
 import pytest
+import torch
 
 from aecourse.__main__ import main
+from aecourse.results import device_name
 from aecourse.running import LESSONS_DIR, REFERENCE_ENV, find_lessons, format_table, run_course
 
 PARAMETERS = "profile = None\ndata_source = None\nresults_path = None"
@@ -40,7 +42,10 @@ def lessons(tmp_path):
     _notebook(
         folder / "01_good.ipynb",
         "01",
-        "aecourse.record('val_mse', 0.125)\naecourse.record_context(data_source='sample')",
+        "aecourse.record('val_mse', 0.125)\naecourse.record_context(data_source='sample')\n"
+        "import torch\nopt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)\n"
+        "for _ in range(3):\n    opt.step()\n"
+        "aecourse.verdict('val MSE within 5% of PCA', True)",
     )
     _notebook(
         folder / "02_broken.ipynb",
@@ -64,7 +69,10 @@ def test_summary_for_good_and_failing_lessons(lessons, tmp_path):
         "profile": "quick",
         "data_source": "sample",
         "device": "cpu",
+        "device_name": device_name(torch.device("cpu")),
+        "optimizer_steps": 3,
     }
+    assert good["verdicts"] == {"val MSE within 5% of PCA": True}
     assert good["seconds"] > 0 and good["error"] is None
     broken = summary["02"]
     assert broken["status"] == "failed"
@@ -74,6 +82,8 @@ def test_summary_for_good_and_failing_lessons(lessons, tmp_path):
     assert (run_dir / "02_broken.ipynb").is_file()  # the executed notebook shows the error
     table = format_table(runs)
     assert "val_mse" in table and "the model exploded" in table
+    assert "val MSE within 5% of PCA: True" in table
+    assert table.splitlines()[1].split()[:4] == ["01", "ok", f"{runs[0].seconds:.1f}", "3"]
 
 
 def test_command_line_exit_codes(lessons, tmp_path, monkeypatch, capsys):
@@ -142,3 +152,10 @@ def test_make_test_runs_nbval_with_the_reference_settings():
     line = next(x for x in makefile.splitlines() if x.startswith("REFERENCE_ENV :="))
     settings = dict(item.split("=", 1) for item in line.split(":=", 1)[1].split())
     assert settings == REFERENCE_ENV
+
+
+def test_the_full_profile_on_a_cpu_warns_before_it_starts(lessons, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AECOURSE_DEVICE", "cpu")
+    run_course(profile="full", lessons=["03"], out=tmp_path / "run", lessons_dir=lessons,
+               progress=False, data_source="sample")  # fmt: skip
+    assert "WARNING: the full profile on a CPU: lesson 03 takes about" in capsys.readouterr().out
