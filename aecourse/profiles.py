@@ -127,25 +127,26 @@ COLORIZATION = {
 # --- the full profile on a CPU -----------------------------------------------------------
 
 # Minutes each lesson takes in the full profile on the 2-core CPU the course is developed on
-# (2 threads): 01 to 03 timed with full MNIST; 04 and 05 estimated from their optimizer steps
-# times the seconds one step takes there (benchmarks/README.md, "The full profile on a CPU").
-FULL_PROFILE_CPU_MINUTES = {"01": 0.0, "02": 0.0, "03": 0.0, "04": 0.0, "05": 0.0}
+# (2 threads, 2026-11-26): 01 to 03 timed with full MNIST (benchmarks/results/
+# full-profile-cpu.json); 04 and 05 estimated as their optimizer steps times the seconds one
+# step of their models takes there (benchmarks/results/step-cpu.json: 0.21 s and 0.9 s).
+FULL_PROFILE_CPU_MINUTES = {"01": 0.9, "02": 2.8, "03": 9.5, "04": 10, "05": 110}
 QUICK_PROFILE_CPU_MINUTES = 5  # the whole quick course on the same CPU, at most
 
 
 def full_profile_on_cpu_warning(lessons: list[str]) -> str:
     """What running ``lessons`` in the full profile on a CPU costs, and the quick alternative."""
-    known = [FULL_PROFILE_CPU_MINUTES[n] for n in lessons if n in FULL_PROFILE_CPU_MINUTES]
-    minutes = sum(known)
-    took = f"about {minutes / 60:.1f} hours" if minutes >= 90 else f"about {minutes:.0f} minutes"
-    which, verb = (
-        (f"lesson {lessons[0]}", "takes")
-        if len(lessons) == 1
-        else (f"{len(lessons)} lessons", "take")
-    )
+    minutes = sum(FULL_PROFILE_CPU_MINUTES.get(n, 0) for n in lessons)
+    if minutes >= 90:
+        took = f"about {minutes / 60:.1f} hours"
+    elif minutes >= 1.5:
+        took = f"about {minutes:.0f} minutes"
+    else:
+        took = "about a minute"
+    which = f"lesson {lessons[0]} takes" if len(lessons) == 1 else f"{len(lessons)} lessons take"
     return (
-        f"WARNING: the full profile on a CPU: {which} {verb} {took} on 2 cores (more cores help "
-        "less than a GPU). It is meant for a GPU. On a CPU use the quick profile: "
-        f"--profile quick (AECOURSE_PROFILE=quick), the whole course in under "
-        f"{QUICK_PROFILE_CPU_MINUTES} minutes."
+        f"WARNING: the full profile on a CPU: {which} {took} on 2 cores with its full data "
+        "(more cores help less than a GPU would). It is meant for a GPU. On a "
+        f"CPU use the quick profile, --profile quick (AECOURSE_PROFILE=quick): the whole course "
+        f"in under {QUICK_PROFILE_CPU_MINUTES} minutes."
     )

@@ -13,6 +13,7 @@ step), Adam is fused, and the step is recorded once as a CUDA graph and replayed
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -159,8 +160,12 @@ class TrainStep:
         x = self.inputs[idx]
         x = self.corrupt(x) if self.corrupt else x
         # cache_enabled=False: autocast's cache of cast weights cannot live in a CUDA graph.
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.mixed_precision,
-                            cache_enabled=False):  # fmt: skip
+        precision = (
+            torch.autocast(x.device.type, torch.bfloat16, cache_enabled=False)
+            if self.mixed_precision
+            else contextlib.nullcontext()
+        )
+        with precision:
             parts = _as_dict(self.loss_fn(self.model(x), self.targets[idx]))
         self.optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()

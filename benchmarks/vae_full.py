@@ -32,11 +32,12 @@ SETTINGS = {
     "cosine50-20": ("full", (512, 256), 20, 50, True),
     "cosine30-20": ("full", (512, 256), 20, 30, True),
     "cosine30-32": ("full", (512, 256), 32, 30, True),
+    "cosine40-20": ("full", (512, 256), 20, 40, True),
     "cosine40-32": ("full", (512, 256), 32, 40, True),
     "sample-constant60": ("sample", 400, 20, 60, False),
     "sample-cosine60": ("sample", 400, 20, 60, True),
 }
-CHOSEN = ("cosine40-32", "sample-constant60")  # what Lesson 03 uses in full and in quick
+CHOSEN = ("cosine40-20", "sample-constant60")  # what Lesson 03 uses in full and in quick
 
 
 def run(name: str, data, test: bool) -> dict:
