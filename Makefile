@@ -15,7 +15,7 @@ SUBMISSIONS ?= submissions
 # The committed lesson outputs are the quick profile's on the CPU (2 threads); nbval re-runs them so.
 REFERENCE_ENV := AECOURSE_PROFILE=quick AECOURSE_DEVICE=cpu AECOURSE_PROGRESS=0 OMP_NUM_THREADS=2
 
-.PHONY: course test browser lab refresh bench release autograde book slides install clean
+.PHONY: course test system lab refresh bench release autograde book slides install clean
 
 install: $(STAMP)
 
@@ -29,11 +29,12 @@ $(STAMP): pyproject.toml
 course: $(STAMP)
 	$(PY) -m aecourse run $(ARGS)
 
-# The browser test drives Debian's chromium: install it when it is missing (root + apt-get).
-browser:
-	@command -v chromium >/dev/null || sh tests/install-chromium.sh
+# The browser test drives Debian's chromium, and grading isolates notebooks with bubblewrap:
+# install them when missing (root + apt-get).
+system:
+	@sh tests/install-system-packages.sh
 
-test: $(STAMP) browser
+test: $(STAMP) system
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(REFERENCE_ENV) $(PY) -m pytest tests lessons --nbval-lax --nbval-current-env
@@ -52,6 +53,7 @@ release: $(STAMP)
 	$(PY) -m aecourse release
 
 autograde: $(STAMP)
+	@sh tests/install-system-packages.sh bubblewrap
 	$(PY) -m aecourse autograde $(SUBMISSIONS)
 
 book: $(STAMP)

@@ -5,6 +5,7 @@ python -m aecourse run [--profile quick|full] [--lessons 01 03 ...] [--out DIR]
 python -m aecourse refresh [--lessons 01 ...]   # maintainers: rewrite committed outputs
 python -m aecourse release [--lessons 01 ...] [--course classroom]   # student versions
 python -m aecourse autograde SUBMISSIONS [--course classroom] [--out DIR] [--timeout S]
+                                          [--workers N]
 python -m aecourse book [--execute]          # Jupyter Book HTML in book/_build/html
 python -m aecourse slides [--lessons 01 ...]  # offline reveal.js slides in book/_build/slides
 """
@@ -16,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from aecourse.assignments import CELL_TIMEOUT, AssignmentError
+from aecourse.assignments import AssignmentError
+from aecourse.grading import CELL_TIMEOUT, WORKERS
 from aecourse.profiles import DATA_SOURCES, PHOTO_SOURCES, PROFILES
 from aecourse.running import (
     LESSONS_DIR,
@@ -79,16 +81,23 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from aecourse.assignments import autograde
+    from aecourse.grading import autograde
 
     out = args.out or args.course / "grades"
-    grades = autograde(args.submissions, course=args.course, out=out, timeout=args.timeout)
+    grades = autograde(args.submissions, course=args.course, out=out, timeout=args.timeout,
+                       workers=args.workers)  # fmt: skip
     width = max(len(g.lesson) for g in grades)
+    print()
     for g in grades:
         problems = f"  {g.problems[:100]}" if g.problems else ""
         print(f"{g.student:<16}{g.lesson:<{width + 2}}{g.score:>5g} /{g.max_score:>3g}  "
               f"{g.status}{problems}")  # fmt: skip
-    print(f"\ngrades.csv and feedback/<student>/ in {out}")
+    flagged = [g for g in grades if g.review]
+    if flagged:
+        print("\nTo review (solution code that reaches outside its exercise):")
+        for g in flagged:
+            print(f"  {g.student} {g.lesson}: {g.review[:200]}")
+    print(f"\ngrades.csv, grades.json and feedback/<student>/ in {out}")
     return 0
 
 
@@ -141,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--course", **course)
     grade.add_argument("--out", type=Path, help="grades.csv and feedback (default COURSE/grades)")
     grade.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    workers = f"students graded at a time (default {WORKERS}: CPU cores / 2)"
+    grade.add_argument("--workers", type=int, default=WORKERS, help=workers)
     grade.set_defaults(func=_autograde)
 
     book = sub.add_parser("book", help="build the Jupyter Book (HTML) from the lessons")

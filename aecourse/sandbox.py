@@ -1,0 +1,186 @@
+"""Run code on someone else's behalf (a student's notebook) where it cannot reach anything else.
+
+The mechanism is bubblewrap (``bwrap``; Debian and Ubuntu package ``bubblewrap``), which the
+Flatpak sandbox is built on. It starts the code in new mount, PID, network, IPC and UTS
+namespaces. Inside, the code sees:
+
+* the system (``/usr``, ``/etc``), the Python environment and the ``aecourse`` package, all
+  **read-only**;
+* one working folder of its own (read-write), which is its home and current folder, and a
+  private ``/tmp`` of limited size;
+* only its own processes, and no network but its own loopback.
+
+Everything else of the machine is simply not there: the course folder (``classroom/`` with the
+instructor's sources and ``gradebook.db``), the lessons with their solutions, other students'
+submissions, the grader's files. Started as root, the code then runs as the unprivileged user
+``nobody``; started by a user, it runs in a user namespace as that user. Limits (``setrlimit``,
+inherited by every process it starts): CPU seconds, data memory, processes and threads, the
+size of a written file, open files, no core dumps. When the sandbox ends (or is killed at its
+time limit) every process in it ends, detached ones included: the PID namespace dies with it.
+
+What it does not protect against: a Linux kernel exploit; reading what any user may read of
+the system folders (``/etc``, ``/usr``) and the Python environment; using every CPU core within
+its CPU-time budget; anything the code does to its own outputs inside the sandbox (so points
+never come from the student's own run, see :mod:`aecourse.grading`).
+
+Without bubblewrap (not Linux, not installed, or user namespaces disabled) :class:`Sandbox`
+still runs the code, with the limits and a throwaway folder only, and its ``mode`` and
+``description`` say plainly that the code is **not isolated**.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+NOBODY = 65534  # uid and gid of the unprivileged user "nobody" on Debian, Ubuntu, Fedora
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of everything that runs in the sandbox (per process, inherited)."""
+
+    cpu_seconds: int = 1800
+    data_bytes: int = 6 * 2**30  # heap and private memory: what the code can allocate
+    processes: int = 512  # processes and threads of the sandbox's user
+    file_bytes: int = 256 * 2**20  # the largest file it may write
+    open_files: int = 1024
+    tmp_bytes: int = 512 * 2**20  # the private /tmp
+
+
+def _apply_limits(limits: Limits) -> None:
+    for name, value in [
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_DATA, limits.data_bytes),
+        (resource.RLIMIT_NPROC, limits.processes),
+        (resource.RLIMIT_FSIZE, limits.file_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_CORE, 0),
+    ]:
+        resource.setrlimit(name, (value, value))
+
+
+def _ancestors(path: Path) -> list[Path]:
+    """``/a/b/c`` -> [/a, /a/b]: folders bubblewrap must create (readable) before a bind."""
+    return list(reversed(path.parents))[1:]
+
+
+def _readable_paths() -> list[Path]:
+    """What the sandboxed Python needs to read: its installation and the aecourse package."""
+    import aecourse
+
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(aecourse.__file__).resolve().parent}
+    return sorted(p.resolve() for p in paths)
+
+
+class Sandbox:
+    """Wraps a command so that it runs isolated (bubblewrap) and limited (setrlimit).
+
+    ``Sandbox()`` finds out what this machine allows; ``mode`` is ``"bubblewrap"`` or
+    ``"none"``, and ``description`` says what that means for the code it runs.
+    """
+
+    def __init__(self, limits: Limits | None = None):
+        self.limits = limits or Limits()
+        self.as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        self.readable = _readable_paths()
+        self.mode, why = self._detect()
+        if self.mode == "bubblewrap":
+            user = "the user nobody" if self.as_root else "a user namespace"
+            self.description = (
+                f"isolated with bubblewrap ({user}; no network; only its own folder writable; "
+                "the course, other submissions and the grader's files out of sight)"
+            )
+        else:
+            self.description = (
+                f"NOT ISOLATED ({why}): the code can read and change every file this user "
+                "can, and use the network; only time, memory, process and file-size limits "
+                "apply. Install bubblewrap (apt install bubblewrap) to isolate it."
+            )
+
+    def _detect(self) -> tuple[str, str]:
+        if not sys.platform.startswith("linux"):
+            return "none", f"bubblewrap needs Linux, this is {sys.platform}"
+        if shutil.which("bwrap") is None:
+            return "none", "bubblewrap (bwrap) is not installed"
+        work = Path(os.environ.get("TMPDIR", "/tmp"))
+        try:
+            trial = subprocess.run(self._bwrap(work) + ["--", "true"], capture_output=True,
+                                   timeout=30, text=True)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return "none", f"bubblewrap could not start ({err})"
+        if trial.returncode != 0:
+            return "none", f"bubblewrap failed here: {trial.stderr.strip()[:200]}"
+        return "bubblewrap", ""
+
+    def _bwrap(self, work: Path) -> list[str]:
+        args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]  # fmt: skip
+        if not self.as_root:  # root keeps its capabilities here: setpriv needs them to drop
+            args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+        args += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            top = Path("/") / name
+            if top.is_symlink():
+                args += ["--symlink", os.readlink(top), str(top)]
+            elif top.is_dir():
+                args += ["--ro-bind", str(top), str(top)]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        created: set[Path] = set()
+        for path in [*self.readable, work]:
+            for folder in _ancestors(path):  # readable parents, even of /root (mode 700)
+                if folder not in created and str(folder) not in ("/usr", "/etc", "/tmp"):
+                    args += ["--perms", "0755", "--dir", str(folder)]
+                    created.add(folder)
+            if path != work:
+                args += ["--ro-bind", str(path), str(path)]
+        args += ["--bind", str(work), str(work), "--chdir", str(work)]
+        return args
+
+    def prepare(self, work: Path) -> None:
+        """Make ``work`` the sandbox's folder: empty of others' files, writable by its user."""
+        work.mkdir(parents=True, exist_ok=True)
+        if self.mode == "bubblewrap" and self.as_root:
+            for path in [work, *work.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
+
+    def command(self, argv: list[str], work: Path, env: dict[str, str]) -> list[str]:
+        """The command that runs ``argv`` in the sandbox, in folder ``work``, with only ``env``
+        in its environment. Run it with ``start_new_session=True`` and kill it to stop all."""
+        env = {"HOME": str(work), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+               "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp"} | env  # fmt: skip
+        limits = json.dumps(asdict(self.limits))
+        prefix = [sys.executable, "-m", "aecourse.sandbox", limits]
+        if self.mode != "bubblewrap":
+            return [*prefix, str(work), json.dumps(env), "--", *argv]
+        inner = argv
+        if self.as_root:
+            drop = [f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+                    "--bounding-set=-all", "--no-new-privs"]  # fmt: skip
+            inner = ["setpriv", *drop, "--", *argv]
+        setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
+        return [*prefix, "-", "{}", "--", *self._bwrap(work), "--clearenv", *setenv, "--", *inner]
+
+
+def main(argv: list[str]) -> None:
+    """``python -m aecourse.sandbox LIMITS FOLDER ENV -- COMMAND...``: set the limits, then
+    become COMMAND (bubblewrap, or, not isolated, the command itself in FOLDER with ENV)."""
+    limits, folder, env, sep, *command = argv
+    if sep != "--" or not command:
+        raise SystemExit("usage: python -m aecourse.sandbox LIMITS FOLDER ENV -- COMMAND...")
+    _apply_limits(Limits(**json.loads(limits)))
+    if folder != "-":  # not isolated: at least a folder of its own and a clean environment
+        os.chdir(folder)
+        os.execvpe(command[0], command, json.loads(env))
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

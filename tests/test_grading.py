@@ -1,0 +1,468 @@
+"""Autograding as a dishonest class would try it: each attack a small crafted notebook.
+
+A tiny lesson (parameters, imports, one exercise with hidden tests) is released with nbgrader
+and graded with honest and untouched controls beside every way of gaming the grade that was
+found to work against plain nbgrader. Each must end with the score it deserves, no hidden
+test or instructor's path in any feedback, and nothing outside its own folder changed.
+"""
+
+import copy
+import csv
+import hashlib
+import html
+import json
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import aecourse
+from aecourse.assignments import graded_cells, release, solution_lines, split_tests
+from aecourse.grading import MAX_FEEDBACK_BYTES, autograde, review_flags
+from aecourse.sandbox import Sandbox
+
+SANDBOX = Sandbox()
+if SANDBOX.mode != "bubblewrap" and os.environ.get("AECOURSE_REQUIRE_SANDBOX"):
+    pytest.fail(f"AECOURSE_REQUIRE_SANDBOX is set but: {SANDBOX.description}", pytrace=False)
+isolated = pytest.mark.skipif(SANDBOX.mode != "bubblewrap", reason=SANDBOX.description)
+KEPT = Path(__file__).resolve().parents[1] / "build" / "grading"  # the last run's tables
+
+SOLUTION = """\
+def my_masking_noise(x, fraction, generator=None):
+    ### BEGIN SOLUTION
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= fraction
+    return x * keep
+    ### END SOLUTION"""
+TEST = """\
+check_masking_noise(my_masking_noise)
+### BEGIN HIDDEN TESTS
+import importlib  # noqa: E402
+
+checks = importlib.reload(aecourse.checks)
+checks.check_masking_noise(my_masking_noise, seed=1)
+### END HIDDEN TESTS"""
+NAME = "01_tiny"
+
+
+def _lesson() -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell
+    params = cell("profile = None\nresults_path = None")
+    params.metadata["tags"] = ["parameters"]
+    imports = cell(
+        "import torch\n\nimport aecourse\nfrom aecourse.checks import check_masking_noise"
+    )
+    imports.metadata["tags"] = ["imports"]
+    solution = cell(SOLUTION)
+    nbgrader = {"schema_version": 3, "grade": False, "solution": False, "locked": False}
+    solution.metadata["nbgrader"] = nbgrader | {"grade_id": "noise_solution", "solution": True}
+    test = cell(TEST)
+    test.metadata["nbgrader"] = nbgrader | {"grade_id": "noise_test", "grade": True,
+                                            "locked": True, "points": 2}  # fmt: skip
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Lesson 01 · a tiny exercise"), params, imports,
+        solution, test, cell("print('the end')"),
+    ])  # fmt: skip
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grading")
+    lessons = root / "lessons"
+    lessons.mkdir()
+    nbformat.write(_lesson(), lessons / f"{NAME}.ipynb")
+    (released,) = release(course=root / "classroom", lessons_dir=lessons)
+    return root, nbformat.read(released, as_version=4)
+
+
+def _with(released, before_test: str = "", solution: str | None = None, after: str = ""):
+    """The released notebook with a cell added before the test, the solution cell replaced,
+    or a cell added at the end."""
+    nb = copy.deepcopy(released)
+    cells = nb.cells
+    sol = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    if solution is not None:
+        cells[sol].source = solution
+    if before_test:
+        cells.insert(sol + 1, nbformat.v4.new_code_cell(before_test))
+    if after:
+        cells.append(nbformat.v4.new_code_cell(after))
+    return nb
+
+
+DETACHED = "import time; time.sleep(4); open({path!r}, 'w').write('hacked')"
+WORKING = SOLUTION.replace("    ### BEGIN SOLUTION\n", "").replace("\n    ### END SOLUTION", "")
+FAKE_CHECKS = "lambda *args, **kwargs: print('Correct!')"
+FAKE_RELOAD = f"lambda m, *a: types.SimpleNamespace(check_masking_noise={FAKE_CHECKS})"
+
+
+def _submissions(released, paths: dict) -> dict:
+    """student -> notebook (or raw text): the controls and the attacks. ``paths`` are the
+    grader's own files the attacks aim at."""
+    course, grades, victim = paths["course"], paths["grades"], paths["victim"]
+    gradebook = course / "gradebook.db"
+    subs = {
+        "honest": _with(released, solution=WORKING),
+        "untouched": _with(released),
+        "zz_untouched_after_attacks": _with(released),  # graded last: must still get 0
+        # Reaching the grader's files.
+        "own_grade": _with(
+            released,
+            before_test=(
+                "from nbgrader.api import Gradebook\n"
+                f"with Gradebook('sqlite:///{gradebook}', 'aecourse') as gb:\n"
+                "    grade = gb.find_grade('noise_test', '01_tiny', '01_tiny', 'own_grade')\n"
+                "    grade.manual_score = 2\n"
+                "    gb.db.commit()"
+            ),
+        ),  # fmt: skip
+        "relative_gradebook": _with(
+            released,
+            before_test=(
+                "from nbgrader.api import Gradebook\n"
+                "Gradebook('sqlite:///../../../gradebook.db', 'aecourse')"
+            ),
+        ),  # fmt: skip
+        "detached_child": _with(
+            released,
+            before_test=(
+                "import subprocess, sys\n"
+                f"code = {DETACHED.format(path=str(grades / 'grades.csv'))!r}\n"
+                "subprocess.Popen([sys.executable, '-c', code], start_new_session=True)"
+            ),
+        ),  # fmt: skip
+        "deletes_classmate": _with(
+            released, before_test=(f"import os\nos.remove({str(victim)!r})\n")
+        ),  # fmt: skip
+        "proc_snoop": _with(
+            released,
+            before_test=(
+                "import os\n"
+                "print(sorted(open(f'/proc/{p}/cmdline').read() for p in os.listdir('/proc') "
+                "if p.isdigit()))"
+            ),
+        ),  # fmt: skip
+        "appends_to_checks": _with(
+            released,
+            before_test=(
+                "import aecourse.checks\n"
+                "open(aecourse.checks.__file__, 'a').write("
+                "'\\ndef check_masking_noise(*a, **k):\\n    return None\\n')"
+            ),
+        ),  # fmt: skip
+        "reads_source": _with(
+            released,
+            before_test=(
+                "import glob\n"
+                f"for f in glob.glob({str(course / '**' / '*.ipynb')!r}, recursive=True):\n"
+                "    print(open(f).read())"
+            ),
+        ),  # fmt: skip
+        "overwrites_outputs": _with(
+            released,
+            before_test=(
+                f"open({str(grades / 'feedback' / 'honest' / (NAME + '.html'))!r}, 'w')"
+                ".write('hacked')"
+            ),
+        ),  # fmt: skip
+        # Bypassing the hidden tests from another cell of the notebook.
+        "replaces_check": _with(released, before_test=f"check_masking_noise = {FAKE_CHECKS}"),
+        "replaces_reload": _with(
+            released,
+            before_test=(f"import importlib, types\nimportlib.reload = {FAKE_RELOAD}"),
+        ),  # fmt: skip
+        "meta_path_finder": _with(
+            released,
+            before_test=(
+                "import sys, types, importlib.abc, importlib.util\n"
+                "class Fake(importlib.abc.MetaPathFinder, importlib.abc.Loader):\n"
+                "    def find_spec(self, name, path, target=None):\n"
+                "        return importlib.util.spec_from_loader(name, self) if name == 'aecourse.checks' else None\n"  # noqa: E501
+                "    def create_module(self, spec):\n"
+                f"        return types.SimpleNamespace(check_masking_noise={FAKE_CHECKS})\n"
+                "    def exec_module(self, module):\n"
+                "        pass\n"
+                "sys.meta_path.insert(0, Fake())\n"
+                "sys.modules.pop('aecourse.checks', None)"
+            ),
+        ),  # fmt: skip
+        "input_transformer": _with(
+            released,
+            before_test=("get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"),
+        ),
+        "custom_exc": _with(
+            released,
+            before_test=(
+                "ip = get_ipython()\n"
+                "ip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+                "ip.events.register('post_run_cell', lambda result: setattr(result, "
+                "'error_in_exec', None))"
+            ),
+        ),  # fmt: skip
+        # Tampering inside the solution cell itself: it may pass, but it is flagged.
+        "tampers_in_solution": _with(
+            released,
+            solution=(
+                "import importlib, types\n"
+                f"importlib.reload = {FAKE_RELOAD}\n"
+                "def my_masking_noise(x, fraction, generator=None):\n    return x"
+            ),
+        ),  # fmt: skip
+        # Plain trouble, graded and reported.
+        "huge_print": _with(released, solution=WORKING, before_test="print('x' * 50_000_000)"),
+        "ignores_sigint": _with(
+            released,
+            solution=WORKING,
+            after=(
+                "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+            ),
+        ),
+        "raises": _with(released, solution=WORKING.replace("return x * keep", "return 1 / 0")),
+        "loops_in_solution": _with(released, solution="while True:\n    pass"),
+        "exits": _with(released, solution=WORKING, before_test="import os\nos._exit(3)"),
+        "memory_hog": _with(released, solution=WORKING, before_test="x = bytearray(20 * 2**30)"),
+        "no_network": _with(
+            released,
+            solution=WORKING,
+            before_test=(
+                "import socket\n"
+                f"socket.create_connection(('127.0.0.1', {paths['port']}), timeout=2)"
+            ),
+        ),  # fmt: skip
+        "not_json": nbformat.writes(released)[:300],
+        "nbformat_3": nbformat.writes(nbformat.convert(_with(released, solution=WORKING), 3)),
+        "Zoë O'Brien (odd name)": _with(released, solution=WORKING),
+    }
+    unknown = _with(released, solution=WORKING)
+    unknown.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "?"}
+    subs["unknown_kernel"] = unknown
+    deleted = _with(released)
+    deleted.cells = [c for c in deleted.cells if not c.metadata.get("nbgrader", {}).get("grade_id")]
+    subs["deletes_cells"] = deleted
+    points = _with(released)
+    for cell in points.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.metadata["nbgrader"]["points"] = 100
+            cell.source = "print('all tests passed')"
+    subs["edits_points_and_test"] = points
+    return subs
+
+
+def _sandboxed_processes() -> list[str]:
+    """Command lines of processes still running in a grading sandbox."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes() if proc.name.isdigit() else b""
+        except OSError:  # it ended meanwhile
+            continue
+        if b"aecourse-grade-" in cmdline or b"aecourse.sandbox" in cmdline:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:200])
+    return found
+
+
+def _snapshot(*folders: Path, skip: tuple[Path, ...] = ()) -> dict[str, str]:
+    files = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not any(path.is_relative_to(s) for s in skip):
+                files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+@isolated
+def test_a_dishonest_class_gets_what_it_deserves(course, tmp_path):
+    root, released = course
+    classroom, subs, out = root / "classroom", tmp_path / "submissions", tmp_path / "grades"
+    victim = subs / "honest" / f"{NAME}.ipynb"
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.1)
+        paths = {"course": classroom, "grades": out, "victim": victim,
+                 "port": server.getsockname()[1]}  # fmt: skip
+        for student, nb in _submissions(released, paths).items():
+            (subs / student).mkdir(parents=True)
+            target = subs / student / f"{NAME}.ipynb"
+            target.write_text(nb) if isinstance(nb, str) else nbformat.write(nb, target)
+        # Two files for one lesson: the newest counts, the other is named.
+        (subs / "two_files").mkdir()
+        nbformat.write(_with(released), subs / "two_files" / f"{NAME} (old).ipynb")
+        time.sleep(0.05)
+        nbformat.write(_with(released, solution=WORKING), subs / "two_files" / f"{NAME}.ipynb")
+        package = Path(aecourse.__file__).parent
+        before = _snapshot(classroom, subs, package, skip=(classroom / "gradebook.db",))
+        start = time.perf_counter()
+        grades = autograde(subs, course=classroom, out=out, timeout=15, check_timeout=20, workers=2)
+        seconds = time.perf_counter() - start
+        with pytest.raises(TimeoutError):
+            server.accept()  # no submission reached the grader's network
+    assert not _sandboxed_processes(), "a sandbox outlived its grading"
+    time.sleep(5)  # the detached child would strike now
+    after = _snapshot(classroom, subs, package, skip=(classroom / "gradebook.db",))
+    assert after == before  # nothing outside the submissions' own folders changed
+
+    KEPT.mkdir(parents=True, exist_ok=True)
+    (KEPT / "attacks.csv").write_bytes((out / "grades.csv").read_bytes())
+    with open(out / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    students = [p for p in subs.iterdir() if p.is_dir()]
+    assert len(rows) == len(grades) == len(students)  # one row each: two files give one row
+    deserved_full = {"honest", "two_files", "huge_print", "ignores_sigint", "exits",
+                     "memory_hog", "no_network", "nbformat_3", "Zoë O'Brien (odd name)",
+                     "unknown_kernel"}  # fmt: skip
+    for student, row in rows.items():
+        expected = 2.0 if student in deserved_full else 0.0
+        if student == "tampers_in_solution":
+            assert row["review"], row  # whatever it scores, a person is told to read it
+            assert "importlib" in row["review"] and "reload" in row["review"]
+            continue
+        assert float(row["score"]) == expected, (student, row)
+        assert float(row["max_score"]) == 2.0, (student, row)
+        assert row["status"] in ("graded", "not a notebook"), (student, row)
+    assert rows["not_json"]["status"] == "not a notebook"
+    assert "also sent, not graded" in rows["two_files"]["problems"]
+    assert "CellTimeoutError" in rows["ignores_sigint"]["problems"]
+    assert "did not finish" in rows["loops_in_solution"]["problems"]
+    assert "ZeroDivisionError" in rows["raises"]["problems"]
+    assert "deleted cells: noise_solution, noise_test" in rows["deletes_cells"]["problems"]
+    assert "kernel died" in rows["exits"]["problems"]
+    assert "MemoryError" in rows["memory_hog"]["problems"]
+    assert not rows["honest"]["review"] and not rows["untouched"]["review"]
+
+    # One source of truth: the export and each feedback page say what grades.csv says.
+    with open(out / "nbgrader_grades.csv") as f:
+        export = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    for student, row in rows.items():
+        assert export.get(student, 0.0) == float(row["score"]), student
+        page = out / "feedback" / student / f"{NAME}.html"
+        if row["status"] == "graded":
+            assert f"{float(row['score']):g} of 2 points" in page.read_text(), student
+    # Feedback holds no hidden test, no instructor's line, no grader's path, and stays small.
+    secret = [line.strip() for line in split_tests(TEST)[1].splitlines() if line.strip()]
+    secret += solution_lines(_lesson())
+    private = [str(classroom), str(subs), str(out), str(Path(aecourse.__file__).parents[1])]
+    sent = _submissions(released, paths) | {"two_files": _with(released, solution=WORKING)}
+    for page in (out / "feedback").rglob("*.*"):
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        nb = sent.get(page.parent.name)
+        own = nb if isinstance(nb, str) else "\n".join(c.source for c in nb.cells) if nb else ""
+        for line in secret:
+            assert line not in text or line in own, (page, line)
+        for path in private:
+            assert path not in page.read_text(), (page, path)
+        assert len(page.read_bytes()) <= MAX_FEEDBACK_BYTES, page
+    assert "honest" not in (out / "feedback" / "proc_snoop" / f"{NAME}.html").read_text()
+    print(f"graded {len(grades)} notebooks in {seconds:.0f} s")
+
+
+def test_review_flags_name_what_reaches_outside_the_exercise():
+    code = (
+        "import os, torch\nfrom importlib import reload\n"
+        "def f(x):\n    return x.sum()\n"
+        "sys.modules['a'] = 1\nget_ipython().events.register('x', f)\nopen('x')\n"
+    )
+    flags = review_flags(code)
+    assert flags[0] == "line 1: imports os"
+    assert "line 2: imports importlib" in flags
+    assert any("uses .modules" in f for f in flags)
+    assert any("calls get_ipython()" in f for f in flags) and any(
+        "calls open()" in f for f in flags
+    )
+    assert review_flags("import torch\ndef f(x):\n    return torch.rand(3) * x") == []
+    assert review_flags("def broken(:") == []
+
+
+def test_a_test_cell_splits_into_visible_and_hidden_parts():
+    visible, hidden = split_tests(TEST)
+    assert visible.strip() == "check_masking_noise(my_masking_noise)"
+    assert "seed=1" in hidden and "### " not in visible + hidden
+
+
+def test_grades_json_and_csv_agree(course, tmp_path):
+    """A quick class of two; grades.json holds each exercise's verdicts too."""
+    root, released = course
+    subs = tmp_path / "submissions"
+    for student, nb in {"a": _with(released, solution=WORKING), "b": _with(released)}.items():
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / f"{NAME}.ipynb")
+    autograde(subs, course=root / "classroom", out=tmp_path / "grades")
+    rows = json.loads((tmp_path / "grades" / "grades.json").read_text())
+    assert [(r["student"], r["score"]) for r in rows] == [("a", 2.0), ("b", 0.0)]
+    assert rows[0]["exercises"] == [{"grade_id": "noise_test", "points": 2, "max_points": 2,
+                                     "test": "passed", "hidden": "passed"}]  # fmt: skip
+    assert "NotImplementedError" in rows[1]["exercises"][0]["test"]
+
+
+@isolated
+def test_every_lesson_full_marks_for_its_solution_and_zero_untouched(tmp_path):
+    """The controls on the real lessons: about 7 minutes on 2 cores (each lesson runs twice)."""
+    from aecourse.running import LESSONS_DIR, find_lessons
+
+    lessons = find_lessons(LESSONS_DIR)
+    released = {p.stem: p for p in release(course=tmp_path / "classroom")}
+    subs, out = tmp_path / "submissions", tmp_path / "grades"
+    for path in lessons:
+        for student, notebook in (("solution", path), ("untouched", released[path.stem])):
+            (subs / student).mkdir(parents=True, exist_ok=True)
+            nbformat.write(nbformat.read(notebook, as_version=4), subs / student / path.name)
+    grades = autograde(subs, course=tmp_path / "classroom", out=out)
+    assert not _sandboxed_processes(), "a sandbox outlived its grading"
+    KEPT.mkdir(parents=True, exist_ok=True)
+    (KEPT / "lessons.csv").write_bytes((out / "grades.csv").read_bytes())
+    rows = {(g.student, g.lesson): g for g in grades}
+    assert len(rows) == 2 * len(lessons)
+    for path in lessons:
+        full = sum(graded_cells(nbformat.read(path, as_version=4)).values())
+        good, blank = rows["solution", path.stem], rows["untouched", path.stem]
+        assert (good.status, good.score, good.max_score, good.review) == ("graded", full, full, "")
+        assert all(e["test"] == e["hidden"] == "passed" for e in good.exercises), good
+        assert (blank.status, blank.score, blank.max_score) == ("graded", 0, full), blank
+        assert "NotImplementedError" in blank.exercises[0]["test"]
+        page = (out / "feedback" / "solution" / f"{path.stem}.html").read_text()
+        assert f"{full:g} of {full:g} points" in page
+
+
+@isolated
+def test_a_grader_failure_is_one_failed_row_and_the_class_goes_on(course, tmp_path, monkeypatch):
+    import aecourse.grading as grading
+
+    root, released = course
+    subs = tmp_path / "submissions"
+    for student in ("ada", "bob"):
+        (subs / student).mkdir(parents=True)
+        nbformat.write(_with(released, solution=WORKING), subs / student / f"{NAME}.ipynb")
+    real = grading.grade_submission
+
+    def breaks_for_ada(sandbox, scratch, student, *args, **kwargs):
+        if student == "ada":
+            raise RuntimeError(f"Kernel didn't respond in {scratch}")
+        return real(sandbox, scratch, student, *args, **kwargs)
+
+    monkeypatch.setattr(grading, "grade_submission", breaks_for_ada)
+    grades = autograde(subs, course=root / "classroom", out=tmp_path / "grades")
+    ada, bob = grades
+    assert (ada.status, ada.score, bob.status, bob.score) == ("failed", 0, "graded", 2)
+    assert "not the student's doing" in ada.problems and "<aecourse-grade-" in ada.problems
+    note = (tmp_path / "grades" / "feedback" / "ada" / f"{NAME}.txt").read_text()
+    assert "your instructor will grade it again" in note
+
+
+def test_without_a_sandbox_grading_works_and_says_so(course, tmp_path, monkeypatch, capsys):
+    root, released = course
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    subs = tmp_path / "submissions"
+    (subs / "ada").mkdir(parents=True)
+    nbformat.write(_with(released, solution=WORKING), subs / "ada" / f"{NAME}.ipynb")
+    (grade,) = autograde(subs, course=root / "classroom", out=tmp_path / "grades")
+    assert (grade.status, grade.score) == ("graded", 2)
+    assert "NOT ISOLATED" in capsys.readouterr().out
+    page = (tmp_path / "grades" / "feedback" / "ada" / f"{NAME}.html").read_text()
+    assert "ran without a sandbox" in page
