@@ -65,6 +65,18 @@ def lab_join(lightness: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def constant_colour(train_rgb: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+    """Each photo of ``rgb`` with its own lightness and one colour for all: the mean a*b* of
+    ``train_rgb``. It is the best single colour under MSE on a*b*, so a colorizer's skill is
+    what it scores above this, not above the gray copy."""
+    _check(train_rgb, 3, "RGB images")
+    _check(rgb, 3, "RGB images")
+    mean_ab = lab_split(train_rgb)[1].mean(dim=(0, 2, 3), keepdim=True).to(rgb.device)
+    lightness, ab = lab_split(rgb)
+    return lab_join(lightness, mean_ab.expand_as(ab))
+
+
+@torch.no_grad()
 def colorize(model: torch.nn.Module, rgb: torch.Tensor, space: str, batch_size: int = 256):
     """Colour predictions (B, 3, H, W) in [0, 1] for the photos ``rgb``, from their gray alone.
 

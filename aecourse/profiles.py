@@ -107,7 +107,8 @@ class ColorizationBudget:
     same number. ``quick`` trains 6 epochs: the count with the best mean gain over the gray
     copy in leave-one-photo-out cross-validation on the six photos outside the test split
     (``benchmarks/colorization_by_photo.py``); with five training photos, longer training
-    learns them by heart. ``crops`` (train, val, test) applies to the shipped photographs only.
+    learns them by heart. ``crops`` (train, val, test): how many crops the shipped photos, or a
+    folder with fewer photos than that, are cut into; a larger folder gives one image a photo.
     """
 
     image_size: int

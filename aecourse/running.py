@@ -171,6 +171,8 @@ def run_course(
             photo_source=photo_source, progress=progress,
         )  # fmt: skip
         runs.append(run)
+        for warning in run.context.get("warnings", []):  # e.g. photos skipped, few test photos
+            print(f"   warning: {warning}", flush=True)
         if run.error:
             print(f"   FAILED: {run.error}\n   see {run_dir / notebook.name}", flush=True)
     summary = {

@@ -7,6 +7,7 @@ in papermill runs, nbval and the book, the lessons draw the same pictures as sta
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable, Mapping, Sequence
 
@@ -97,9 +98,10 @@ def latent_explorer(
     return widgets.VBox([widgets.HBox([widgets.VBox(sliders), image])])
 
 
-def photo_upload(colorize_photo: Callable[[bytes], Sequence[torch.Tensor]]) -> widgets.VBox:
-    """A FileUpload button: ``colorize_photo(file_bytes)`` returns image batches (e.g. gray,
-    prediction, original), shown one above the other; a file that is no image says so."""
+def photo_upload(colorize_photo: Callable[[bytes, str], Sequence[torch.Tensor]]) -> widgets.VBox:
+    """A FileUpload button: ``colorize_photo(file_bytes, file_name)`` returns image batches
+    (e.g. gray, prediction, original), shown one above the other; a file that is no image, or
+    too small, says so by its name."""
     upload = widgets.FileUpload(accept="image/*", multiple=False, description="Photo")
     image = widgets.Image(format="png")
     message = widgets.HTML("Choose a photo: it is shown in gray, colorized, and as it was.")
@@ -109,10 +111,10 @@ def photo_upload(colorize_photo: Callable[[bytes], Sequence[torch.Tensor]]) -> w
             return
         item = upload.value[0]
         try:
-            image.value = grid_png(colorize_photo(bytes(item["content"])), scale=2)
-            message.value = f"{item['name']}: gray input · colorized · original"
+            image.value = grid_png(colorize_photo(bytes(item["content"]), item["name"]), scale=2)
+            message.value = f"{html.escape(item['name'])}: gray input · colorized · original"
         except ValueError as err:
-            message.value = f"<b>{item['name']}</b>: {err}"
+            message.value = f"<b>{html.escape(str(err))}</b>"
 
     upload.observe(show, names="value")
     return widgets.VBox([upload, message, image])

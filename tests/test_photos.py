@@ -1,4 +1,4 @@
-import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,55 +9,138 @@ from aecourse import photos as photos_module
 from aecourse.photos import load_photo_folder, load_photos, load_shipped_photos, to_gray, to_rgb
 
 
+def _colourful(rng, height=48, width=64) -> Image.Image:
+    """A random colour image: far from gray."""
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def _folder(root, n, seed=0):
+    """``n`` colourful photos in a folder (some in a sub-folder)."""
+    rng = np.random.default_rng(seed)
+    (root / "sub").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        _colourful(rng).save(root / ("sub" if i % 3 == 0 else ".") / f"photo{i:02d}.png")
+    return root
+
+
 @pytest.fixture
 def photo_folder(tmp_path):
-    """Eleven readable files of every kind the loader converts, and two broken ones."""
+    """Five colourful photos of every kind the loader converts, and all it must skip: a gray
+    one, a nearly gray one, a 1x1 and a 2000x20 image, two broken files and a text file."""
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for i in range(5):
-        Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
-    Image.fromarray(rng.integers(0, 256, (30, 30, 4), dtype=np.uint8), "RGBA").save(
-        folder / "a.png"
-    )
-    Image.fromarray(rng.integers(0, 256, (30, 30), dtype=np.uint8), "L").save(folder / "g.png")
-    Image.new("P", (30, 30), 7).save(folder / "sub" / "p.png")
-    Image.fromarray(np.full((30, 30), 32768, dtype=np.uint16)).save(folder / "sub" / "d.png")
-    Image.new("RGB", (30, 30), (10, 200, 30)).save(folder / "sub" / "w.webp")
-    Image.new("RGB", (30, 30), (200, 10, 30)).save(folder / "b.bmp")
+    _colourful(rng).save(folder / "0.jpg")
+    rgba = np.concatenate([np.asarray(_colourful(rng)), np.full((48, 64, 1), 200, np.uint8)], 2)
+    Image.fromarray(rgba, "RGBA").save(folder / "a.png")
+    _colourful(rng).quantize(64).save(folder / "sub" / "p.png")  # a palette image
+    _colourful(rng).save(folder / "sub" / "w.webp")
+    _colourful(rng).save(folder / "b.bmp")
+    gray = rng.integers(0, 256, (48, 64), dtype=np.uint8)
+    Image.fromarray(gray, "L").save(folder / "gray.png")
+    tint = np.stack([gray, gray, np.clip(gray.astype(int) + 3, 0, 255).astype(np.uint8)], 2)
+    Image.fromarray(tint).save(folder / "nearly_gray.png")
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(folder / "dot.png")
+    _colourful(rng, 20, 2000).save(folder / "strip.png")
     good = (folder / "0.jpg").read_bytes()
     (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])
     (folder / "not_an_image.png").write_text("hello")
-    (folder / "notes.txt").write_text("ignored: not an image extension")
+    (folder / "notes.txt").write_text("not an image extension")
     return folder
 
 
-def test_folder_loads_converts_splits_and_warns_once(photo_folder, tmp_path):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        data = load_photo_folder(photo_folder, 16, cache_dir=tmp_path / "cache", verbose=False)
-    messages = [str(w.message) for w in caught]
-    assert len(messages) == 1 and "Skipped 2 unreadable" in messages[0]
-    assert "truncated.jpg" in messages[0] and "not_an_image.png" in messages[0]
-    assert data.sizes() == {"train": 9, "val": 1, "test": 1}
+def test_folder_skips_what_it_cannot_learn_from_and_names_it(photo_folder, tmp_path, capsys):
+    data = load_photo_folder(photo_folder, 16, crops=(40, 10, 10), cache_dir=tmp_path / "c")
+    text = " ".join(data.warnings)
+    for name in ("notes.txt", "truncated.jpg", "not_an_image.png", "dot.png (1x1)",
+                 "strip.png (2000x20)", "gray.png", "nearly_gray.png"):  # fmt: skip
+        assert name.split()[0] in text, name
+    assert "ignored 1 file" in text and "skipped 2 files not readable" in text
+    assert "skipped 2 files smaller than 32 pixels" in text and "skipped 2 files gray" in text
+    assert "only 1 test photo" in text
+    assert "BytesIO" not in text
+    printed = capsys.readouterr()
+    assert all(f"Warning: {w}" in printed.err for w in data.warnings)  # shown, not only kept
+    assert "5 photos" in printed.out and "random crops, split by photo" in printed.out
+    assert sum(len(v) for v in data.photos_per_split.values()) == 5  # the usable ones
     for split in (data.train, data.val, data.test):
         assert split.rgb.shape[1:] == (3, 16, 16) and split.gray.shape[1:] == (1, 16, 16)
         assert split.rgb.min() >= 0 and split.rgb.max() <= 1
         assert torch.allclose(split.gray, to_gray(split.rgb))
 
 
-def test_second_load_uses_the_cache(photo_folder, tmp_path, monkeypatch):
+@pytest.mark.parametrize("n", [3, 4, 9, 12])
+def test_a_small_folder_is_split_by_photo_and_cut_into_the_crop_budget(tmp_path, n):
+    data = load_photo_folder(_folder(tmp_path / "p", n), 16, crops=(40, 10, 10),
+                             cache_dir=tmp_path / "c", verbose=False)  # fmt: skip
+    assert data.sizes() == {"train": 40, "val": 10, "test": 10}  # the budget, whatever n
+    per_split = data.photos_per_split
+    assert [len(per_split[k]) for k in ("train", "val", "test")] == [n - 2, 1, 1]
+    everything = sum(per_split.values(), [])
+    assert sorted(everything) == sorted(set(everything)) and len(everything) == n
+    for split in ("train", "val", "test"):
+        assert set(getattr(data, split).sources) == set(per_split[split])  # crops by photo
+    assert data.split_summary()["train"] == {"images": 40, "photos": n - 2}
+    assert any("test photo: verdicts on so few" in w for w in data.warnings)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_fewer_than_three_usable_photos_fail_with_one_sentence(tmp_path, n):
+    folder = _folder(tmp_path / "p", n)
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(folder / "gray.png")
+    with pytest.raises(ValueError) as error:
+        load_photo_folder(folder, 16, cache_dir=tmp_path / "c", verbose=False)
+    message = str(error.value)
+    assert f"has {n} usable colour photo{'' if n == 1 else 's'} (1 file skipped" in message
+    assert "at least 3 are needed" in message and message.count(". ") == 0
+
+
+def test_a_large_folder_gives_one_image_per_photo_split_by_image(tmp_path):
+    data = load_photo_folder(_folder(tmp_path / "p", 12), 16, crops=(8, 1, 1),
+                             cache_dir=tmp_path / "c", verbose=False)  # fmt: skip
+    assert data.sizes() == {"train": 10, "val": 1, "test": 1}  # 12 >= 8 + 1 + 1: by image
+    assert "one image per photo, split by image" in data.description
+    assert data.train.sources == data.photos_per_split["train"] and len(data.train) == 10
+
+
+def test_a_cached_rerun_repeats_every_warning(photo_folder, tmp_path, monkeypatch, capsys):
     cache = tmp_path / "cache"
-    with pytest.warns(UserWarning, match="Skipped 2"):
-        first = load_photo_folder(photo_folder, 16, cache_dir=cache, verbose=False)
-    assert len(list(cache.glob("photos-16px-*.pt"))) == 1
+    first = load_photo_folder(photo_folder, 16, crops=(40, 10, 10), cache_dir=cache)
+    assert len(list(cache.glob("photos-40px-photos-*.pt"))) == 1
+    capsys.readouterr()
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again")
 
     monkeypatch.setattr(photos_module, "decode_folder", no_decoding)
-    second = load_photo_folder(photo_folder, 16, cache_dir=cache, verbose=False)
+    second = load_photo_folder(photo_folder, 16, crops=(40, 10, 10), cache_dir=cache)
     assert torch.equal(first.train.rgb, second.train.rgb)
+    assert "decoded earlier" in second.description
+    assert len(second.warnings) == len(first.warnings)
+    printed = capsys.readouterr().err
+    for warning in first.warnings:
+        assert warning.split(":")[0] in printed
+    assert "found when the folder was decoded" in printed
+
+
+def _rotated_jpeg(path):
+    """A 60x40 photo stored sideways, tagged "rotate 90 degrees clockwise" as phones do:
+    red top-left quarter, blue elsewhere."""
+    pixels = np.zeros((40, 60, 3), np.uint8)
+    pixels[..., 2] = 255
+    pixels[:20, :30] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 CW to display
+    Image.fromarray(pixels).save(path, exif=exif, quality=95)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    _rotated_jpeg(tmp_path / "phone.jpg")
+    upright = np.asarray(photos_module.open_photo(tmp_path / "phone.jpg"))
+    assert upright.shape == (60, 40, 3)  # turned: 40 wide, 60 high
+    assert upright[2, -3, 0] > 200 and upright[2, 2, 2] > 200  # red now at the top right
+    read = photos_module.read_photo(tmp_path / "phone.jpg", 40)
+    assert read[0, 0, 2, -3] > 0.8
 
 
 def test_modes_are_converted_sensibly():
@@ -148,11 +231,39 @@ def test_read_photo_from_path_bytes_or_array(tmp_path):
 def test_read_photo_errors_say_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="check the path"):
         photos_module.read_photo(tmp_path / "missing.jpg", 32)
+    with pytest.raises(IsADirectoryError, match="is a folder: give the path of one photo"):
+        photos_module.read_photo(tmp_path, 32)
     (tmp_path / "text.jpg").write_text("not a photo")
     with pytest.raises(ValueError, match="Could not read text.jpg as an image"):
         photos_module.read_photo(tmp_path / "text.jpg", 32)
+    with pytest.raises(ValueError, match="Could not read holiday.heic as an image \\(not an"):
+        photos_module.read_photo(b"\x00\x01", 32, name="holiday.heic")
     with pytest.raises(ValueError, match="the uploaded file"):
         photos_module.read_photo(b"\x00\x01", 32)
+    Image.new("RGB", (2000, 20)).save(tmp_path / "strip.png")
+    with pytest.raises(ValueError, match="strip.png is 2000x20 pixels; a photo needs at least 32"):
+        photos_module.read_photo(tmp_path / "strip.png", 32)
+    rgb = np.zeros((40, 40, 3), np.uint8)
+    for size in (0, -5, 2.5):
+        with pytest.raises(ValueError, match="image_size must be a positive whole number"):
+            photos_module.read_photo(rgb, size)
+    for array, message in [
+        (np.zeros((3, 40, 40), np.uint8), r"channels first.*transpose\(1, 2, 0\)"),
+        (np.zeros((40, 40, 3), np.uint16), "type is uint16.*65535"),
+        (np.full((40, 40, 3), 2.0), "values run from 2 to 2"),
+        (np.full((40, 40, 3), np.nan), "not finite"),
+        (np.zeros((2, 40, 40, 3), np.uint8), r"shape \(2, 40, 40, 3\)"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            photos_module.read_photo(array, 32)
+
+
+def test_read_photo_takes_float_and_gray_arrays():
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    as_uint8 = photos_module.read_photo(rgb, 32)
+    assert torch.equal(photos_module.read_photo(rgb.astype(np.float32) / 255, 32), as_uint8)
+    gray = photos_module.read_photo(rgb[..., 0], 32)
+    assert gray.shape == (1, 3, 32, 32) and torch.equal(gray[:, 0], gray[:, 2])
 
 
 def test_auto_uses_data_photos_when_it_has_images(tmp_path, monkeypatch, photo_folder):
@@ -165,18 +276,44 @@ def test_auto_uses_data_photos_when_it_has_images(tmp_path, monkeypatch, photo_f
     assert photos_module.resolve_photo_source("shipped") == ("shipped", "as chosen")
 
 
-def test_flowers102_goes_through_torchvision_and_the_folder_loader(tmp_path, monkeypatch):
+def _fake_flowers102(root, n=12):
+    """torchvision's Flowers-102 layout after a download, with ``n`` small generated photos."""
+    base = root / "flowers-102"
+    _folder(base / "jpg", 0)
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        _colourful(rng).save(base / "jpg" / f"image_{i + 1:05d}.jpg")
+    for name in ("imagelabels.mat", "setid.mat"):
+        (base / name).write_bytes(b"fake")
+    return base / "jpg"
+
+
+def test_flowers102_offline_from_an_earlier_download(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("torchvision was asked to download")
+
+    monkeypatch.setattr(torchvision.datasets, "Flowers102", no_network)
+    monkeypatch.setattr(photos_module, "DATA_DIR", tmp_path)
+    jpg = _fake_flowers102(tmp_path)
+    assert photos_module.download_flowers102() == jpg
+    data = load_photos("flowers102", 16, crops=(40, 10, 10), cache_dir=tmp_path / "c",
+                       verbose=False)  # fmt: skip
+    assert data.sizes() == {"train": 40, "val": 10, "test": 10}
+    assert sum(len(v) for v in data.photos_per_split.values()) == 12
+
+
+def test_flowers102_downloads_through_torchvision_when_incomplete(tmp_path, monkeypatch):
     import torchvision.datasets
 
     calls = []
 
     def fake_flowers(root, split, download):
         calls.append((root, split, download))
-        folder = tmp_path / "flowers-102" / "jpg"
-        folder.mkdir(parents=True)
-        for i in range(10):
-            Image.new("RGB", (50, 40), (20 * i, 100, 50)).save(folder / f"image_{i:05d}.jpg")
+        _fake_flowers102(Path(root))
 
+    (tmp_path / "flowers-102" / "jpg").mkdir(parents=True)  # an interrupted download
     monkeypatch.setattr(torchvision.datasets, "Flowers102", fake_flowers)
     assert photos_module.download_flowers102(tmp_path) == tmp_path / "flowers-102" / "jpg"
     assert calls == [(str(tmp_path), "test", True)]
@@ -186,4 +323,4 @@ def test_flowers102_goes_through_torchvision_and_the_folder_loader(tmp_path, mon
 
     monkeypatch.setattr(torchvision.datasets, "Flowers102", offline)
     with pytest.raises(RuntimeError, match="Could not download Flowers-102.*'shipped'"):
-        photos_module.download_flowers102(tmp_path)
+        photos_module.download_flowers102(tmp_path / "elsewhere")

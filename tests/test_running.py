@@ -52,15 +52,24 @@ def lessons(tmp_path):
         "02",
         "aecourse.record('partial', 1)\nraise ValueError('the model exploded')",
     )
-    _notebook(folder / "03_also_good.ipynb", "03", "aecourse.record('epochs', 2)")
+    _notebook(
+        folder / "03_also_good.ipynb",
+        "03",
+        "aecourse.record('epochs', 2)\n"
+        "aecourse.record_context(warnings=['skipped 2 files gray or nearly gray: a.png, b.png'])",
+    )
     return folder
 
 
-def test_summary_for_good_and_failing_lessons(lessons, tmp_path):
+def test_summary_for_good_and_failing_lessons(lessons, tmp_path, capsys):
     runs, run_dir = run_course(
         profile="quick", out=tmp_path / "run", lessons_dir=lessons, progress=False
     )
     assert [r.status for r in runs] == ["ok", "failed", "ok"]  # kept going after 02
+    # What a lesson warned about (photos skipped ...) reaches the console, not only the notebook.
+    assert (
+        "   warning: skipped 2 files gray or nearly gray: a.png, b.png" in capsys.readouterr().out
+    )
     summary = json.loads((run_dir / "summary.json").read_text())["lessons"]
     good = summary["01"]
     assert good["metrics"] == {"val_mse": 0.125}

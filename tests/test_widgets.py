@@ -47,16 +47,17 @@ def test_photo_upload_shows_the_result_or_says_what_was_wrong():
     from aecourse.photos import read_photo
     from aecourse.widgets import photo_upload
 
-    def colorize(data):
-        photo = read_photo(data, 16)
+    def colorize(data, name):
+        photo = read_photo(data, 16, name=name)
         return [photo, 1 - photo]
 
     box = photo_upload(colorize)
     upload, message, image = box.children
     png = io.BytesIO()
-    Image.new("RGB", (20, 20), (200, 30, 30)).save(png, format="PNG")
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(png, format="PNG")
     upload.value = (_uploaded("red.png", png.getvalue()),)
     assert Image.open(io.BytesIO(image.value)).size == (16 * 2, (16 * 2 + 2) * 2)
     assert "red.png" in message.value
     upload.value = (_uploaded("notes.txt", b"hello"),)
-    assert "Could not read" in message.value
+    assert "Could not read notes.txt as an image" in message.value
+    assert "BytesIO" not in message.value
