@@ -20,12 +20,19 @@ def use_small_figures(dpi: int = 72) -> None:
     )
 
 
-def show_image_rows(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = None):
+def show_image_rows(
+    rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = None, size: float = 0.6
+):
     """One row per entry (e.g. ``{"real": x, "reconstructed": model(x)}``), ``n`` images each.
 
     Images are (B, 1, H, W) grayscale or (B, 3, H, W) colour tensors with values in [0, 1].
+    ``size``: inches per image; the row labels get room of their own, so a single column of
+    large images (a showcase) keeps its labels too.
     """
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.6, len(rows) * 0.7), squeeze=False)
+    margin = 0.0 if n * size >= 3 else 1.0  # a narrow figure: room for the labels on the left
+    fig, axes = plt.subplots(
+        len(rows), n, figsize=(n * size + margin, len(rows) * size * 7 / 6), squeeze=False
+    )
     for r, (label, images) in enumerate(rows.items()):
         images = images.detach().float().cpu().clamp(0, 1)
         for c in range(n):
