@@ -29,7 +29,7 @@ def show_image_rows(
     ``size``: inches per image; the row labels get room of their own, so a single column of
     large images (a showcase) keeps its labels too.
     """
-    margin = 0.0 if n * size >= 3 else 1.0  # a narrow figure: room for the labels on the left
+    margin = 1.0 if n == 1 else 0.0  # one column: its labels need room of their own
     fig, axes = plt.subplots(
         len(rows), n, figsize=(n * size + margin, len(rows) * size * 7 / 6), squeeze=False
     )
