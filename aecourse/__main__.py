@@ -6,8 +6,9 @@ python -m aecourse refresh [--lessons 01 ...]   # maintainers: rewrite committed
 python -m aecourse release [--lessons 01 ...] [--course classroom]   # student versions
 python -m aecourse autograde SUBMISSIONS [--course classroom] [--out DIR] [--timeout S]
                                           [--workers N]
-python -m aecourse book [--execute]          # Jupyter Book HTML in book/_build/html
-python -m aecourse slides [--lessons 01 ...]  # offline reveal.js slides in book/_build/slides
+python -m aecourse lab [--workspace work]    # JupyterLab on the learner's own copies
+python -m aecourse book [--execute] [--edition student|instructor]   # Jupyter Book HTML
+python -m aecourse slides [--lessons 01 ...] [--edition student|instructor]   # reveal.js
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from aecourse.assignments import AssignmentError
 from aecourse.grading import CELL_TIMEOUT, WORKERS
 from aecourse.profiles import DATA_SOURCES, PHOTO_SOURCES, PROFILES
+from aecourse.publish import EDITIONS
 from aecourse.running import (
     LESSONS_DIR,
     execute_in_place,
@@ -101,20 +103,39 @@ def _autograde(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from aecourse.publish import learner_lab_command, student_workspace
+
+    added = student_workspace(args.workspace)
+    print(
+        f"Your copies of the lessons are in {args.workspace}/ ({len(added)} new). They are "
+        "yours: updating the course never overwrites them (delete one to get it afresh)."
+    )
+    command, env = learner_lab_command(args.workspace)
+    try:
+        return subprocess.run([*command, *args.lab_args], env={**os.environ, **env}).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def _book(args: argparse.Namespace) -> int:
     from aecourse.publish import build_book
 
     start = time.perf_counter()
-    html = build_book(execute=args.execute)
-    print(f"Built in {time.perf_counter() - start:.0f} s: open {html / 'index.html'}")
+    html = build_book(execute=args.execute, edition=args.edition)
+    print(f"{args.edition.capitalize()} edition built in {time.perf_counter() - start:.0f} s: "
+          f"open {html / 'index.html'}")  # fmt: skip
     return 0
 
 
 def _slides(args: argparse.Namespace) -> int:
     from aecourse.publish import build_slides
 
-    for path in build_slides(args.lessons):
-        print(f"slides: {path}")
+    for path in build_slides(args.lessons, edition=args.edition):
+        print(f"slides ({args.edition} edition): {path}")
     return 0
 
 
@@ -154,12 +175,21 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--workers", type=int, default=WORKERS, help=workers)
     grade.set_defaults(func=_autograde)
 
+    lab = sub.add_parser("lab", help="JupyterLab on your own copies of the lessons (work/)")
+    lab.add_argument("--workspace", type=Path, default=Path("work"), help="default: work")
+    lab.add_argument("lab_args", nargs="*", help="passed on to jupyter lab (after --)")
+    lab.set_defaults(func=_lab)
+
+    editions = "student (default): exercises without solutions; instructor: with them"
+    edition = dict(choices=EDITIONS, default="student", help=editions)
     book = sub.add_parser("book", help="build the Jupyter Book (HTML) from the lessons")
     book.add_argument("--execute", action="store_true", help="re-run the lessons first")
+    book.add_argument("--edition", **edition)
     book.set_defaults(func=_book)
 
     slides = sub.add_parser("slides", help="reveal.js slides of the lessons, usable offline")
     slides.add_argument("--lessons", nargs="+", metavar="NN")
+    slides.add_argument("--edition", **edition)
     slides.set_defaults(func=_slides)
 
     args = parser.parse_args(argv)

@@ -1,38 +1,51 @@
-"""Small, plain matplotlib figures for the lessons (small so that notebooks stay lean).
+"""Plain matplotlib figures for the lessons, sized to be read in the book and on a slide.
 
-Each function draws and shows its figure; none returns it, so a figure is never shown twice
-when it is the last line of a notebook cell.
+At :func:`use_lesson_figures`' 100 dpi a figure 6.6 inches wide fills the book's ~690 px
+column, 10-point text is 14 px (nothing is set below 9 points: 12.5 px) and images in a grid
+get at least 64 px each. Plots and gray digits stay small as PNGs (tens of kB); grids of colour
+photos are shown as JPEGs, which weigh a fifth of the PNG, so notebooks stay lean.
+
+Each ``show_``/``plot_`` function draws and shows its figure and returns nothing, so a figure
+is never shown twice when it is the last line of a notebook cell.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib import ticker
 
+WIDTH = 6.6  # inches: ~660 px at 100 dpi, the width of the book's column
+MIN_FONT = 9  # points: 12.5 px at 100 dpi
 
-def use_small_figures(dpi: int = 72) -> None:
-    """Draw figures at a modest size and resolution, so executed notebooks stay small."""
+
+def use_lesson_figures(dpi: int = 100) -> None:
+    """Draw figures that fill the book's column with readable labels, at a resolution that
+    keeps executed notebooks lean."""
     plt.rcParams.update(
-        {"figure.dpi": dpi, "savefig.dpi": dpi, "figure.figsize": (6, 3), "font.size": 9}
+        {"figure.dpi": dpi, "savefig.dpi": dpi, "figure.figsize": (WIDTH, 3.3), "font.size": 10}
     )
 
 
-def show_image_rows(
-    rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = None, size: float = 0.6
-):
-    """One row per entry (e.g. ``{"real": x, "reconstructed": model(x)}``), ``n`` images each.
-
-    Images are (B, 1, H, W) grayscale or (B, 3, H, W) colour tensors with values in [0, 1].
-    ``size``: inches per image; the row labels get room of their own, so a single column of
-    large images (a showcase) keeps its labels too.
-    """
-    margin = 1.0 if n == 1 else 0.0  # one column: its labels need room of their own
-    fig, axes = plt.subplots(
-        len(rows), n, figsize=(n * size + margin, len(rows) * size * 7 / 6), squeeze=False
-    )
+def image_rows_figure(
+    rows: Mapping[str, torch.Tensor],
+    n: int = 8,
+    title: str | None = None,
+    size: float | None = None,
+) -> plt.Figure:
+    """The figure of :func:`show_image_rows`, not shown (for tests and for saving)."""
+    margin = 0.15 + 0.09 * max(len(label) for label in rows)  # inches for the row labels
+    gap, top = 0.04, 0.4 if title else 0.04  # inches between images, above them
+    size = size or min(2.0, (WIDTH - margin - (n - 1) * gap - 0.04) / n)
+    width = margin + n * size + (n - 1) * gap + 0.04
+    height = top + len(rows) * size + (len(rows) - 1) * gap + 0.04
+    fig, axes = plt.subplots(len(rows), n, figsize=(width, height), squeeze=False)
+    # Laid out by hand (no tight_layout): every image exactly ``size`` inches square.
+    fig.subplots_adjust(left=margin / width, right=1 - 0.04 / width, bottom=0.04 / height,
+                        top=1 - top / height, wspace=gap / size, hspace=gap / size)  # fmt: skip
     for r, (label, images) in enumerate(rows.items()):
         images = images.detach().float().cpu().clamp(0, 1)
         for c in range(n):
@@ -43,13 +56,42 @@ def show_image_rows(
                 img = images[c]
                 if img.shape[0] == 1:
                     ax.imshow(img[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-                else:  # nearest: crisp pixels, and PNGs that compress well
+                else:  # nearest: crisp pixels
                     ax.imshow(img.permute(1, 2, 0), interpolation="nearest")
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    plt.show()
+        fig.suptitle(title, y=1 - 0.08 / height, va="top")
+    return fig
+
+
+def show_image_rows(
+    rows: Mapping[str, torch.Tensor],
+    n: int = 8,
+    title: str | None = None,
+    size: float | None = None,
+) -> None:
+    """One row per entry (e.g. ``{"real": x, "reconstructed": model(x)}``), ``n`` images each.
+
+    Images are (B, 1, H, W) grayscale or (B, 3, H, W) colour tensors with values in [0, 1].
+    ``size``: inches per image; by default the row fills the book's column (at most 2 inches per
+    image), which leaves at least 64 px per image for up to 8 images with labels of up to 10
+    characters. The row labels get room of their own. Colour images are shown as a JPEG.
+    """
+    fig = image_rows_figure(rows, n, title, size)
+    if any(images.shape[1] == 3 for images in rows.values()):
+        show_as_jpeg(fig)
+    else:
+        plt.show()
+
+
+def show_as_jpeg(fig: plt.Figure, quality: int = 90) -> None:
+    """Show a figure of photos as a JPEG: as a PNG, a grid of photos weighs five times more."""
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
+    plt.close(fig)
+    display(Image(buffer.getvalue(), format="jpeg"))
 
 
 def plot_history(
@@ -60,7 +102,7 @@ def plot_history(
 ):
     """Plot loss curves from a :func:`aecourse.train.fit` history (train and val by default)."""
     keys = keys or [k for k in ("train_loss", "val_loss") if k in history]
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.3))
     for key in keys:
         values = history[key]
         ax.plot(range(1, len(values) + 1), values, label=key.replace("_", " "))
@@ -82,7 +124,7 @@ def plot_against_baseline(
     logy: bool = True,
 ):
     """Several curves over the same x values, e.g. autoencoder and PCA MSE per latent size."""
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.3))
     for label, ys in series.items():
         ax.plot(xs, ys, marker="o", label=label)
     if logx:
@@ -104,14 +146,14 @@ def scatter_by_label(points: torch.Tensor, labels: torch.Tensor, title: str, xla
                      ylabel: str = ""):  # fmt: skip
     """A 2-D scatter of ``points`` (N, 2), one colour per integer label, with a legend."""
     points, labels = points.detach().cpu(), labels.cpu()
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 5))
     for value in labels.unique().tolist():
         p = points[labels == value]
         ax.scatter(p[:, 0], p[:, 1], s=5, alpha=0.7, label=str(value), color=plt.cm.tab10(value))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(markerscale=3, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    ax.legend(markerscale=3, fontsize=MIN_FONT, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
     plt.show()
 
@@ -119,9 +161,9 @@ def scatter_by_label(points: torch.Tensor, labels: torch.Tensor, title: str, xla
 def bar_chart(names: Sequence[str], values: Sequence[float], title: str, ylabel: str,
               reference: float | None = None):  # fmt: skip
     """Bars with their values written on top; ``reference`` draws a dashed horizontal line."""
-    fig, ax = plt.subplots(figsize=(5, 2.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3))
     bars = ax.bar([str(n) for n in names], values, color="tab:blue")
-    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7)
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=MIN_FONT)
     if reference is not None:
         ax.axhline(reference, color="gray", linestyle="--", linewidth=1)
     ax.set_title(title)

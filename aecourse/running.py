@@ -186,7 +186,8 @@ def run_course(
 
 def execute_in_place(path: Path, timeout: int = 900) -> None:
     """Execute a notebook with nbclient and save it over itself, as JupyterLab's "Run All"
-    would (no papermill parameters, no widget state). Raises ``CellExecutionError``."""
+    would (no papermill parameters, no widget state: :func:`without_widget_views`). Raises
+    ``CellExecutionError``."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -196,7 +197,22 @@ def execute_in_place(path: Path, timeout: int = 900) -> None:
         store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
     )  # fmt: skip
     client.execute()
-    nbformat.write(nb, path)
+    nbformat.write(without_widget_views(nb), path)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def without_widget_views(nb):
+    """The notebook with its outputs' live-widget views dropped, keeping their ``text/plain``
+    (e.g. :class:`aecourse.widgets.Explorer`'s note). Without saved widget state a view can
+    only fail ("widget model not found"); the note says to run the cell."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            out.get("data", {}).pop(WIDGET_VIEW, None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if "data" not in o or o["data"]]
+    return nb
 
 
 def _fmt(value) -> str:

@@ -2,7 +2,8 @@
 
 Each explorer shows a PNG in an ``ipywidgets.Image`` and replaces its bytes when a slider
 moves, which is fast and works the same in JupyterLab and Voila. Widgets need a live kernel:
-in papermill runs, nbval and the book, the lessons draw the same pictures as static figures.
+in papermill runs, nbval and the book, the lessons draw the same pictures as static figures,
+and a saved notebook shows each explorer as a one-line note (:class:`Explorer`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,25 @@ from collections.abc import Callable, Mapping, Sequence
 import ipywidgets as widgets
 import torch
 from PIL import Image
+
+
+class Explorer(widgets.VBox):
+    """A VBox of live widgets that a saved notebook shows as ``note``, not as a raw repr.
+
+    A notebook opened without its kernel has no widget state, so JupyterLab and the book fall
+    back to an output's ``text/plain``: by default the repr of every child widget
+    (``VBox(children=(FloatSlider(...``). Here it says what to do instead.
+    """
+
+    def __init__(self, children: Sequence[widgets.Widget], note: str):
+        super().__init__(children)
+        self.note = note
+
+    def _repr_mimebundle_(self, **kwargs) -> dict | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            bundle["text/plain"] = self.note
+        return bundle
 
 
 def grid_png(rows: Sequence[torch.Tensor], scale: int = 3, gap: int = 2) -> bytes:
@@ -42,7 +62,7 @@ def noise_explorer(
     level: float = 0.5,
     max_level: float = 1.0,
     seed: int = 0,
-) -> widgets.VBox:
+) -> Explorer:
     """A slider for the noise level over three rows: noisy input, denoised output, clean image.
 
     ``add_noise(x, level, generator)`` is e.g. :func:`aecourse.noise.gaussian_noise`; the
@@ -61,7 +81,9 @@ def noise_explorer(
     slider.observe(redraw, names="value")
     redraw()
     caption = widgets.HTML("rows: noisy input · denoised · clean")
-    return widgets.VBox([slider, image, caption])
+    return Explorer(
+        [slider, image, caption], "[noise slider: run this cell in JupyterLab to use it]"
+    )
 
 
 def latent_explorer(
@@ -69,7 +91,7 @@ def latent_explorer(
     start: torch.Tensor,
     dims: Sequence[int],
     span: float = 3.0,
-) -> widgets.VBox:
+) -> Explorer:
     """Sliders for the latent units ``dims`` of the code ``start`` (shape (latent_dim,));
     the image shows ``decode`` of the edited code, redrawn on every move."""
     sliders = [
@@ -95,10 +117,11 @@ def latent_explorer(
     for s in sliders:
         s.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([widgets.VBox(sliders), image])])
+    note = "[latent sliders: run this cell in JupyterLab to use them]"
+    return Explorer([widgets.HBox([widgets.VBox(sliders), image])], note)
 
 
-def photo_upload(colorize_photo: Callable[[bytes, str], Sequence[torch.Tensor]]) -> widgets.VBox:
+def photo_upload(colorize_photo: Callable[[bytes, str], Sequence[torch.Tensor]]) -> Explorer:
     """A FileUpload button: ``colorize_photo(file_bytes, file_name)`` returns image batches
     (e.g. gray, prediction, original), shown one above the other; a file that is no image, or
     too small, says so by its name."""
@@ -117,4 +140,6 @@ def photo_upload(colorize_photo: Callable[[bytes, str], Sequence[torch.Tensor]])
             message.value = f"<b>{html.escape(str(err))}</b>"
 
     upload.observe(show, names="value")
-    return widgets.VBox([upload, message, image])
+    return Explorer(
+        [upload, message, image], "[photo upload: run this cell in JupyterLab to use it]"
+    )

@@ -1,4 +1,7 @@
-"""Shared fixtures: the offline MNIST sample, loaded once per test session."""
+"""Shared fixtures: the offline MNIST sample, loaded once per test session; a headless browser."""
+
+import os
+import shutil
 
 import pytest
 import torch
@@ -24,3 +27,25 @@ def no_lesson_left_running():
     from aecourse import results
 
     results._current = None
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (``playwright install`` cannot download
+    browsers here). Skipped without chromium, unless AECOURSE_REQUIRE_BROWSER is set (CI)."""
+    if CHROMIUM is None:
+        message = "needs chromium (Debian: apt-get install chromium; make test installs it)"
+        if os.environ.get("AECOURSE_REQUIRE_BROWSER"):
+            pytest.fail(f"AECOURSE_REQUIRE_BROWSER is set but chromium is missing: {message}")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

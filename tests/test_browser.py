@@ -1,7 +1,8 @@
-"""A real browser: JupyterLab opens Lesson 03, runs it, and the latent explorer answers a
-slider. Headless Debian Chromium driven by Playwright (``playwright install`` cannot download
-browsers here, so the system's chromium is used). About 2 minutes on 2 cores. The screenshot
-is kept in ``build/browser/``."""
+"""A real browser in JupyterLab: the instructor's Lesson 03 runs and its latent explorer answers
+a slider; a learner's ``make lab`` opens their own student copies with no nbgrader authoring UI
+and no news pop-up, and a lesson not yet run shows its widgets as a note, not a raw repr.
+Headless Debian Chromium (the ``browser`` fixture). About 2 minutes on 2 cores; screenshots in
+``build/browser/``."""
 
 import os
 import shutil
@@ -9,22 +10,21 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from aecourse.publish import learner_lab_command, student_workspace
 from aecourse.running import LESSONS_DIR, REFERENCE_ENV
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "browser"
 LESSON = "03_variational_autoencoder.ipynb"
-
-if CHROMIUM is None and os.environ.get("AECOURSE_REQUIRE_BROWSER"):
-    pytest.fail("AECOURSE_REQUIRE_BROWSER is set but chromium is not installed", pytrace=False)
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs chromium (Debian: apt-get install chromium; make test does)"
-)
+NBGRADER_UI = "@jupyter/nbgrader:create-assignment"
+NEWS = "@jupyterlab/apputils-extension:announcements"
+TOKEN = "aecourse-test"
 
 
 def _free_port() -> int:
@@ -33,80 +33,135 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab on loopback, serving a copy of the lessons (so runs do not touch them)."""
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copyfile(LESSONS_DIR / LESSON, root / LESSON)
-    port, token = _free_port(), "aecourse-test"
-    command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-        f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-    ]  # fmt: skip
+@contextmanager
+def jupyterlab(command: list[str], root: Path, env: dict[str, str]):
+    """JupyterLab on loopback (``command`` plus the test's port and token); yields its URL."""
+    port = _free_port()
+    token = f"--IdentityProvider.token={TOKEN}"
+    command = [*command, "--no-browser", "--ip=127.0.0.1", f"--port={port}", token,
+               "--LabApp.expose_app_in_browser=True"]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    env = {**os.environ, **REFERENCE_ENV, "JUPYTER_CONFIG_DIR": str(root / ".jupyter")}
-    log = open(root / "jupyterlab.log", "w")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
+    env = {"JUPYTER_CONFIG_DIR": str(root / ".jupyter"), **os.environ, **REFERENCE_ENV, **env}
+    log_path = root.parent / f"{root.name}-jupyterlab.log"  # not among the notebooks
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        url = f"http://127.0.0.1:{port}"
         try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited: {(root / 'jupyterlab.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-    yield url, token, root
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                    break
+                except OSError:
+                    if server.poll() is not None:
+                        pytest.fail(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
+                    time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
-def test_latent_explorer_slider_redraws_the_image(lab):
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The instructor's JupyterLab (nbgrader's UI on) serving a copy of Lesson 03."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copyfile(LESSONS_DIR / LESSON, root / LESSON)
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}"]
+    with jupyterlab(command, root, {}) as url:
+        yield url
 
-    url, token, root = lab
+
+@pytest.fixture(scope="module")
+def learner_lab(tmp_path_factory):
+    """What ``make lab`` opens: the learner's workspace of student copies."""
+    workspace = tmp_path_factory.mktemp("learner") / "work"
+    student_workspace(workspace)
+    command, env = learner_lab_command(workspace)
+    with jupyterlab(command, workspace, env) as url:
+        yield url, workspace
+
+
+def _open(browser, url: str, notebook: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
+    page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    return page, console
+
+
+def _has_plugin(page, plugin: str) -> bool:
+    return page.evaluate("id => window.jupyterapp.hasPlugin(id)", plugin)
+
+
+def test_latent_explorer_slider_redraws_the_image(browser, lab):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"],
-        )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{url}/lab/tree/{LESSON}?token={token}")
-        page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        page.wait_for_function(  # the kernel has started and is idle
-            "document.querySelector('.jp-Notebook') && window.jupyterapp.shell.currentWidget"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-            " === 'idle'",
-            timeout=120_000,
-        )
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        # The explorer's sliders appear once the model above it has trained.
-        slider = page.wait_for_selector(".widget-slider .noUi-handle", timeout=300_000)
-        image = page.wait_for_selector(".widget-image", timeout=60_000)
-        slider.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
-        before = image.get_attribute("src")
-        readout = page.query_selector(".widget-slider .widget-readout")
-        value_before = readout.inner_text()
-        slider.focus()
-        for _ in range(10):
-            page.keyboard.press("ArrowRight")
-        page.wait_for_function(
-            "([el, old]) => el.getAttribute('src') !== old", arg=[image, before], timeout=30_000
-        )
-        after = image.get_attribute("src")
-        value_after = readout.inner_text()
-        page.screenshot(path=str(SCREENSHOTS / "lesson03_latent_explorer.png"))
-        errors = page.query_selector_all(".jp-OutputArea-output[data-mime-type*='error']")
-        browser.close()
+    page, _ = _open(browser, lab, LESSON)
+    assert _has_plugin(page, NBGRADER_UI)  # the instructor's lab keeps nbgrader's UI
+    page.wait_for_function(  # the kernel has started and is idle
+        "document.querySelector('.jp-Notebook') && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'idle'",
+        timeout=120_000,
+    )
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # The explorer's sliders appear once the model above it has trained.
+    slider = page.wait_for_selector(".widget-slider .noUi-handle", timeout=300_000)
+    image = page.wait_for_selector(".widget-image", timeout=60_000)
+    slider.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    before = image.get_attribute("src")
+    readout = page.query_selector(".widget-slider .widget-readout")
+    value_before = readout.inner_text()
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([el, old]) => el.getAttribute('src') !== old", arg=[image, before], timeout=30_000
+    )
+    after = image.get_attribute("src")
+    value_after = readout.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "lesson03_latent_explorer.png"))
+    errors = page.query_selector_all(".jp-OutputArea-output[data-mime-type*='error']")
+    page.close()
     assert value_after != value_before, (value_before, value_after)
     assert after and after != before
     assert not errors, "a cell of Lesson 03 failed in JupyterLab"
+
+
+def test_make_lab_opens_the_learners_student_copies_without_authoring_ui(browser, learner_lab):
+    url, workspace = learner_lab
+    assert sorted(p.name for p in workspace.glob("*.ipynb")) == sorted(
+        p.name for p in LESSONS_DIR.glob("[0-9][0-9]_*.ipynb")
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page, console = _open(browser, url, "02_denoising_autoencoder.ipynb")
+    page.wait_for_timeout(3000)  # plugins settle, a news pop-up would have shown
+    text = page.inner_text("body")
+    assert not _has_plugin(page, NBGRADER_UI) and not _has_plugin(page, NEWS)
+    assert "Create Assignment" not in text and "Formgrader" not in text
+    assert "official Jupyter news" not in text
+    # The committed output of the noise explorer's cell, as JupyterLab draws it before any run.
+    widget_output = page.evaluate(
+        """async () => {
+            const notebook = window.jupyterapp.shell.currentWidget.content;
+            const index = notebook.widgets.findIndex(
+                cell => cell.model.sharedModel.getSource().startsWith("noise_explorer("));
+            await notebook.scrollToItem(index);
+            await new Promise(resolve => setTimeout(resolve, 1000));
+            const area = notebook.widgets[index].outputArea.node;
+            return area.querySelector('.jp-OutputArea-output').innerText;
+        }"""
+    )
+    page.screenshot(path=str(SCREENSHOTS / "learner_lab_lesson02.png"))
+    page.close()
+    assert widget_output.strip() == "[noise slider: run this cell in JupyterLab to use it]"
+    assert not [m for m in console if "model not found" in m.lower()], console
+    with pytest.raises(urllib.error.HTTPError, match="404"):  # nbgrader's server side is off
+        urllib.request.urlopen(f"{url}/formgrader?token={TOKEN}", timeout=10)
+    exercise = (workspace / "02_denoising_autoencoder.ipynb").read_text()
+    assert "raise NotImplementedError()" in exercise and "nbgrader" not in exercise

@@ -1,3 +1,6 @@
+"""Every lesson figure is readable in the book's ~690 px column: plots at least 600 px wide,
+every text at least 11 px, grid images at least 64 px, and no layout warning."""
+
 import warnings
 
 import matplotlib
@@ -5,23 +8,97 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
-from aecourse.plots import show_image_rows  # noqa: E402
+from aecourse.plots import (  # noqa: E402
+    bar_chart,
+    image_rows_figure,
+    plot_against_baseline,
+    plot_history,
+    scatter_by_label,
+    show_image_rows,
+    use_lesson_figures,
+)
 
 
-def test_a_single_column_showcase_keeps_its_labels_without_a_layout_warning():
-    rows = {"gray": torch.rand(1, 1, 32, 32), "Lab model": torch.rand(1, 3, 32, 32),
-            "original": torch.rand(1, 3, 32, 32)}  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)  # "Tight layout not applied" fails here
-        show_image_rows(rows, n=1, size=1.2)
+@pytest.fixture(autouse=True)
+def lesson_figures():
+    with matplotlib.rc_context():
+        use_lesson_figures()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # "Tight layout not applied" fails
+            yield
+    plt.close("all")
+
+
+def _drawn():
+    """The figure just shown, drawn, with its width in pixels and every visible text."""
     fig = plt.gcf()
-    assert fig.get_size_inches()[0] >= 2.2  # the image, and room for the labels
-    plt.close("all")
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return fig, fig.get_size_inches()[0] * fig.dpi, texts
 
 
-def test_the_default_grid_keeps_its_size():
-    show_image_rows({"a": torch.rand(8, 1, 8, 8), "b": torch.rand(8, 1, 8, 8)})
-    assert tuple(plt.gcf().get_size_inches().round(2)) == (4.8, 1.4)
-    plt.close("all")
+def _px(points: float, fig) -> float:
+    return points * fig.dpi / 72
+
+
+PLOTS = {
+    "history": lambda: plot_history({"train_loss": [3, 2, 1], "val_loss": [3.5, 2.5, 1.5]}),
+    "baseline": lambda: plot_against_baseline(
+        [2, 4, 8], {"AE": [0.1, 0.05, 0.02], "PCA": [0.1, 0.04, 0.02]}, "latent", "MSE", "t"
+    ),
+    "scatter": lambda: scatter_by_label(torch.randn(100, 2), torch.arange(100) % 10, "latent"),
+    "bars": lambda: bar_chart(
+        list(range(10)), [0.5 + d / 30 for d in range(10)], "AUC", "AUC", reference=0.5
+    ),  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("name", PLOTS)
+def test_plots_fill_the_column_with_readable_text(name):
+    PLOTS[name]()
+    fig, width, texts = _drawn()
+    assert width >= 600, width
+    assert texts
+    for text in texts:
+        assert _px(text.get_fontsize(), fig) >= 11, (text.get_text(), text.get_fontsize())
+
+
+@pytest.mark.parametrize("n", [3, 8])
+def test_image_grids_give_each_image_64_pixels_and_keep_their_labels(n):
+    rows = {"real": torch.rand(n, 1, 28, 28), "untrained": torch.rand(n, 3, 16, 16)}
+    image_rows_figure(rows, n=n, title="a title")
+    fig, width, texts = _drawn()
+    assert 600 <= width <= 688, width  # fills the column, never scaled down
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        box = ax.get_window_extent(renderer)
+        assert min(box.width, box.height) >= 64, (n, box)
+    labels = {t.get_text() for t in texts}
+    assert {"real", "untrained", "a title"} <= labels
+    for text in texts:
+        assert _px(text.get_fontsize(), fig) >= 11
+        assert text.get_window_extent(renderer).x0 >= 0, text.get_text()  # not cut off
+
+
+def test_a_showcase_of_three_photos_side_by_side():
+    image_rows_figure({"": torch.rand(3, 3, 40, 60)}, n=3, title="gray · model · original")
+    fig, width, _ = _drawn()
+    assert width >= 600
+    assert all(ax.get_window_extent().width >= 180 for ax in fig.axes)
+
+
+def test_photos_are_shown_as_jpeg_and_digits_as_png(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    show_image_rows({"photos": torch.rand(8, 3, 64, 64)})
+    assert shown[0].format == "jpeg" and shown[0].data[:2] == b"\xff\xd8"
+    assert len(shown[0].data) < 80_000
+    assert not plt.get_fignums()  # closed: not shown a second time as a PNG
+    show_image_rows({"digits": torch.rand(8, 1, 28, 28)})
+    assert len(shown) == 1 and plt.get_fignums()  # left to the notebook's PNG

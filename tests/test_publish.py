@@ -1,19 +1,50 @@
-"""The book builds offline from the committed lessons with every figure; the slides load
-nothing from the network; reader copies keep no hidden test."""
+"""What readers and learners are shown: the student edition of the book, the slides and the
+learner's copies hold no answer, the instructor edition holds them all; the book and slides
+load nothing from the network; slides are driven by the right arrow; committed outputs are
+readable and carry no warning, path or raw widget repr."""
 
+import functools
+import html
+import http.server
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from aecourse.publish import build_book, build_slides, mark_slides, reader_copy, slide_type
-from aecourse.running import LESSONS_DIR, find_lessons
+from aecourse.assignments import exercises, solution_lines
+from aecourse.publish import (
+    EDITIONS,
+    HEADING,
+    STUB,
+    build_book,
+    build_slides,
+    edition_copy,
+    install_web_assets,
+    mark_slides,
+    slide_type,
+    split_at_headings,
+    student_source,
+    student_workspace,
+)
+from aecourse.running import LESSONS_DIR, WIDGET_VIEW, find_lessons
 
 LESSONS = find_lessons(LESSONS_DIR)
-BOOK = Path(__file__).resolve().parents[1] / "book"
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+
+def _source(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+IMAGES = ("image/png", "image/jpeg")
 
 
 def _images(notebook: nbformat.NotebookNode) -> int:
@@ -21,21 +52,108 @@ def _images(notebook: nbformat.NotebookNode) -> int:
         1
         for cell in notebook.cells
         for out in cell.get("outputs", [])
-        if "image/png" in out.get("data", {})
+        if set(IMAGES) & set(out.get("data", {}))
     )
 
 
-def test_reader_copy_drops_hidden_tests_and_markers_only():
+def _answers(source: nbformat.NotebookNode) -> list[str]:
+    """What the student edition must not show: the solution and hidden-test lines, and every
+    line the graded test cells printed (the hidden tests print there too)."""
+    secrets = solution_lines(source)
+    for cell in source.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            for out in cell.get("outputs", []):
+                secrets += [x.strip() for x in out.get("text", "").splitlines() if x.strip()]
+    assert secrets
+    return secrets
+
+
+def _text(page: str) -> str:
+    """An HTML page's text, as a reader would copy it (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+# --- editions, cell by cell ----------------------------------------------------------------
+
+
+def test_student_source_is_the_released_exercise():
+    source = (
+        "class Tied:\n    def forward(self, x):\n        ### BEGIN SOLUTION\n"
+        "        return x @ w\n        ### END SOLUTION\n"
+    )
+    assert student_source(source) == (
+        f"class Tied:\n    def forward(self, x):\n        {STUB[0]}\n        {STUB[1]}"
+    )
+    test = "# NBVAL_CHECK_OUTPUT\ncheck(f)\n### BEGIN HIDDEN TESTS\ncheck(f, seed=1)\n" \
+           "### END HIDDEN TESTS"  # fmt: skip
+    assert student_source(test) == "check(f)"
+
+
+def test_editions_of_every_lesson():
     for path in LESSONS:
-        source = nbformat.read(path, as_version=4)
-        copy = reader_copy(source)
-        text = "\n".join(c.source for c in copy.cells)
-        assert "HIDDEN TESTS" not in text and "### BEGIN SOLUTION" not in text
-        assert "NBVAL_CHECK_OUTPUT" not in text
-        assert "importlib.reload" not in text  # the hidden test itself
-        assert len(copy.cells) == len(source.cells)
-        assert _images(copy) == _images(source)
-        assert "### BEGIN SOLUTION" in "\n".join(c.source for c in source.cells)  # untouched
+        source = _source(path)
+        student, instructor = (edition_copy(source, e) for e in EDITIONS)
+        assert len(student.cells) == len(source.cells) == len(instructor.cells) - 1
+        assert "nbgrader" not in json.dumps(student)
+        text = "\n".join(c.source for c in student.cells)
+        for line in solution_lines(source):
+            assert line not in text, (path.name, line)
+        graded = [i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader")]
+        assert all(not student.cells[i].get("outputs") for i in graded)
+        assert _images(student) == _images(source)  # the lecture keeps its figures
+        text = "\n".join(c.source for c in instructor.cells)
+        assert all(line in text for line in solution_lines(source)), path.name
+        assert "Instructor edition" in instructor.cells[1].source
+        assert all("hide-input" in instructor.cells[i + 1].metadata["tags"] for i in graded)
+        for notebook in (student, instructor):
+            assert "NBVAL_CHECK_OUTPUT" not in "\n".join(c.source for c in notebook.cells)
+            assert WIDGET_VIEW not in json.dumps(notebook)
+    with pytest.raises(ValueError, match="edition"):
+        edition_copy(_source(LESSONS[0]), "teacher")
+
+
+def test_the_learners_copy_checks_an_answer_with_its_visible_test():
+    """In the student edition the stub fails its test cell and the right answer passes it, run
+    as a learner would: the lesson's parameter and import cells, the exercise, its test."""
+    for path in LESSONS:
+        source = _source(path)
+        student = edition_copy(source, "student")
+        tagged = [c.source for c in student.cells
+                  if {"parameters", "imports"} & set(c.metadata.get("tags", []))]  # fmt: skip
+        for exercise in exercises(source):
+            index = {c.metadata.get("nbgrader", {}).get("grade_id"): i
+                     for i, c in enumerate(source.cells)}  # fmt: skip
+            stub = student.cells[index[exercise.solution_id]].source
+            test = student.cells[index[exercise.test_id]].source
+            answer = "\n".join(x for x in source.cells[index[exercise.solution_id]].source
+                               .splitlines() if "### " not in x)  # fmt: skip
+            assert STUB[1] in stub and test.strip() == exercise.visible.replace(
+                "# NBVAL_CHECK_OUTPUT", "").strip()  # fmt: skip
+            script = "\n".join(tagged) + (
+                f"\ntry:\n    exec({stub!r})\n    exec({test!r})\nexcept Exception as err:\n"
+                f"    print('STUB FAILS:', type(err).__name__, err)\nexec({answer!r})\n"
+                f"exec({test!r})\n"
+            )
+            env = {**os.environ, "MPLBACKEND": "Agg", "AECOURSE_PROGRESS": "0",
+                   "AECOURSE_PROFILE": "quick", "AECOURSE_DEVICE": "cpu"}  # fmt: skip
+            result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                    text=True, env=env, cwd=LESSONS_DIR, timeout=300)  # fmt: skip
+            assert result.returncode == 0, (path.name, result.stderr[-2000:])
+            assert "STUB FAILS" in result.stdout and "Correct" in result.stdout, path.name
+
+
+def test_student_workspace_never_overwrites_a_learners_copy(tmp_path):
+    added = student_workspace(tmp_path)
+    assert [p.name for p in added] == [p.name for p in LESSONS]
+    mine = tmp_path / LESSONS[0].name
+    mine.write_text(mine.read_text().replace(STUB[1], "pass  # my answer"))
+    (tmp_path / LESSONS[1].name).unlink()  # deleted: it comes back afresh
+    again = student_workspace(tmp_path)
+    assert [p.name for p in again] == [LESSONS[1].name]
+    assert "my answer" in mine.read_text()
+
+
+# --- slides, cell by cell ------------------------------------------------------------------
 
 
 def test_slide_types():
@@ -52,58 +170,250 @@ def test_slide_types():
     assert [c.metadata.slideshow.slide_type for c in nb.cells] == ["slide", "notes"]
 
 
+def test_every_heading_starts_a_slide_of_its_own():
+    md = nbformat.v4.new_markdown_cell
+    cell = md("Prose.\n\n## Try it\n\nMore.\n\n```python\n# not a heading\n```\n### Detail\nEnd.")
+    cell.metadata["slideshow"] = {"slide_type": "subslide"}
+    nb = split_at_headings(nbformat.v4.new_notebook(cells=[md("# Title\n\nIntro."), cell]))
+    assert [c.source.splitlines()[0] for c in nb.cells] == ["# Title", "Prose.", "## Try it",
+                                                            "### Detail"]  # fmt: skip
+    assert "# not a heading" in nb.cells[2].source
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    assert kinds == [None, "subslide", "slide", "subslide"]
+
+
 def test_every_lesson_cell_has_slide_metadata():
     for path in LESSONS:
-        nb = nbformat.read(path, as_version=4)
+        nb = _source(path)
         assert all("slide_type" in c.metadata.get("slideshow", {}) for c in nb.cells), path.name
 
 
-@pytest.fixture(scope="module")
-def book_html():
-    shutil.rmtree(BOOK / "_build" / "html", ignore_errors=True)  # a clean, full build
-    return build_book()  # raises on any Sphinx warning
+# --- committed outputs -----------------------------------------------------------------------
+
+PATHS = re.compile(r"(/(?:home|root|tmp|work|usr|opt|Users|var)/|site-packages|[A-Z]:\\)")
 
 
-def test_book_has_every_lesson_page_with_its_figures(book_html):
+def test_committed_outputs_are_readable_lean_and_clean():
+    """Figures fill the book's column; nothing warns, shows a machine's path or a raw widget."""
+    import base64
+    import io
+
+    from PIL import Image
+
     for path in LESSONS:
-        page = book_html / "lessons" / f"{path.stem}.html"
-        assert page.is_file(), page
-        html = page.read_text()
-        sources = re.findall(r'<img[^>]+src="([^"]+)"', html)
-        figures = [s for s in sources if "_images/" in s]
-        assert len(figures) == _images(nbformat.read(path, as_version=4)), path.name
-        for src in figures:
-            assert (page.parent / src).resolve().is_file(), src
-        assert "HIDDEN TESTS" not in html
+        for i, cell in enumerate(_source(path).cells):
+            for out in cell.get("outputs", []):
+                where = f"{path.name} cell {i}"
+                text = out.get("text", "") + out.get("data", {}).get("text/plain", "")
+                assert not (out.get("name") == "stderr" and "Warning" in text), (where, text)
+                assert not PATHS.search(text), (where, text[:300])
+                assert not text.startswith(("VBox(", "HBox(")), where
+                assert WIDGET_VIEW not in out.get("data", {}), where
+                for kind in set(IMAGES) & set(out.get("data", {})):
+                    data = base64.b64decode(out["data"][kind])
+                    width = Image.open(io.BytesIO(data)).width
+                    assert 600 <= width <= 688, (where, width)  # the book's column: ~690 px
+                    assert len(data) < 100_000, (where, kind, len(data))
+
+
+def test_lesson_running_times_match_the_readme():
+    """Each lesson states its quick-profile time; the README's table says the same."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Expected results (quick profile, CPU)")[1].split("###")[0]
+    for path in LESSONS:
+        intro = _source(path).cells[0].source
+        stated = re.search(r"Running time: about (\d+) seconds", intro)
+        assert stated, (path.name, "states no running time in seconds")
+        row = re.search(rf"^\| {path.name[:2]} \|.*\| ~(\d+) s \|$", table, re.M)
+        assert row, (path.name, "has no ~N s row in the README's table")
+        assert stated.group(1) == row.group(1), path.name
+
+
+# --- built book and slides -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def books():
+    """Both editions of the book, each built clean (and raising on any Sphinx warning)."""
+    built = {}
+    for edition in EDITIONS:
+        shutil.rmtree(BOOK / "_build" / ("html" if edition == "student" else "instructor"),
+                      ignore_errors=True)  # fmt: skip
+        built[edition] = build_book(edition=edition)
+    return built
+
+
+@pytest.fixture(scope="module")
+def slides(tmp_path_factory):
+    out = tmp_path_factory.mktemp("slides")
+    return {e: build_slides(out=out / e, edition=e) for e in EDITIONS}
+
+
+def test_student_edition_holds_no_answer_in_book_slides_or_downloads(books, slides):
+    for n, path in enumerate(LESSONS):
+        answers = _answers(_source(path))
+        student = {
+            "book page": _text((books["student"] / "lessons" / f"{path.stem}.html").read_text()),
+            "slides": _text(slides["student"][n].read_text()),
+        }
+        download = books["student"] / "_sources" / "lessons" / path.name
+        notebook = json.loads(download.read_text())  # what the book's download button offers
+        assert "nbgrader" not in download.read_text() and "grade_id" not in download.read_text()
+        student["download"] = "\n".join(
+            "".join(c["source"]) + "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
+            for c in notebook["cells"]
+        )
+        for where, text in student.items():
+            assert STUB[1] in text, (path.name, where)
+            for secret in answers:
+                assert secret not in text, (path.name, where, secret)
+        instructor = {
+            "book page": _text((books["instructor"] / "lessons" / f"{path.stem}.html").read_text()),
+            "slides": _text(slides["instructor"][n].read_text()),
+        }
+        for where, text in instructor.items():
+            assert all(line in text for line in solution_lines(_source(path))), (path.name, where)
+            assert "Instructor edition" in text
+
+
+def test_book_has_every_lesson_page_with_its_figures(books):
+    for path in LESSONS:
+        for edition, html_dir in books.items():
+            page = html_dir / "lessons" / f"{path.stem}.html"
+            figures = [s for s in re.findall(r'<img[^>]+src="([^"]+)"', page.read_text())
+                       if "_images/" in s]  # fmt: skip
+            assert len(figures) == _images(_source(path)), (path.name, edition)
+            assert all((page.parent / src).resolve().is_file() for src in figures)
     for page in ("index.html", "intro.html", "running.html", "instructors.html"):
-        assert (book_html / page).is_file(), page
-    instructors = (book_html / "instructors.html").read_text()
+        assert (books["student"] / page).is_file(), page
+    instructors = (books["student"] / "instructors.html").read_text()
     assert "Classroom assignments" in instructors and "Slides" in instructors
+    index = (books["student"] / "intro.html").read_text()
+    for path in LESSONS:  # the lesson table links to each lesson
+        assert f'href="lessons/{path.stem}.html"' in index, path.stem
 
 
-def test_slides_load_only_local_files(tmp_path):
-    slides = build_slides(out=tmp_path)
-    assert [p.name for p in slides] == [f"{p.stem}.slides.html" for p in LESSONS]
-    for path in slides:
-        html = path.read_text()
-        urls = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-        urls += re.findall(r"import \w+ from '([^']+)'", html)
-        urls += re.findall(r'"((?:vendor)/[^"]+\.js)"', html)  # require.js module paths
-        assert urls, "the slides load no scripts at all?"
-        for url in urls:
-            assert not re.match(r"(https?:)?//", url), f"{path.name} loads {url} from the network"
-            assert (tmp_path / url.split("?")[0]).is_file(), url
-        assert 'data-slide-type="slide"' in html or "<section" in html
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
 
 
-def test_book_execute_option_reruns_the_reader_copies_with_the_reference_settings(
-    monkeypatch, tmp_path
+@pytest.fixture(scope="module")
+def book_server(books):
+    """The student book served on loopback, as a reader's browser would load it."""
+    handler = functools.partial(_QuietHandler, directory=str(books["student"]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def _offline_page(browser, allowed: str):
+    """A page whose requests outside ``allowed`` are blocked and counted, as are failed loads
+    and console errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    log = {"outside": [], "failed": [], "errors": []}
+
+    def route(request_route):
+        if request_route.request.url.startswith(allowed):
+            request_route.continue_()
+        else:
+            log["outside"].append(request_route.request.url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("requestfailed", lambda request: log["failed"].append(request.url))
+    page.on("console", lambda m: m.type == "error" and log["errors"].append(m.text))
+    page.on("pageerror", lambda error: log["errors"].append(str(error)))
+    return context, page, log
+
+
+def test_every_book_page_works_offline_with_its_math_and_readable_figures(
+    browser, books, book_server
 ):
+    pages = sorted(str(p.relative_to(books["student"])) for p in books["student"].rglob("*.html")
+                   if not {"_static", "_sources"} & set(p.parts))  # fmt: skip
+    assert len(pages) >= 10
+    context, page, log = _offline_page(browser, book_server)
+    for name in pages:
+        page.goto(book_server + name, wait_until="networkidle")
+        if name.startswith("lessons/"):
+            page.wait_for_function("document.querySelectorAll('mjx-container').length > 0")
+            raw = page.evaluate(r"() => document.querySelector('main').innerText")
+            assert not re.search(r"\\\(|\\\[|\$\$", raw), f"{name}: math left raw"
+            widths = page.evaluate(
+                "() => [...document.querySelectorAll('.cell_output img')]"
+                ".map(i => i.getBoundingClientRect().width)"
+            )
+            assert widths and min(widths) >= 600, (name, widths)  # not scaled down
+    context.close()
+    assert log == {"outside": [], "failed": [], "errors": []}, log
+
+
+def test_slides_load_only_local_files(slides):
+    for paths in slides.values():
+        assert [p.name for p in paths] == [f"{p.stem}.slides.html" for p in LESSONS]
+        for path in paths:
+            page = path.read_text()
+            urls = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+            urls += re.findall(r'"((?:vendor)/[^"]+\.js)"', page)  # require.js module paths
+            assert urls, "the slides load no scripts at all?"
+            for url in urls:
+                assert not re.match(r"(https?:)?//", url), f"{path.name} loads {url}"
+                assert (path.parent / url.split("?")[0]).is_file(), url
+            assert not re.search(r"(In|Out)(&nbsp;|\s)?\[\d*\]:", page), path.name  # prompts
+
+
+def test_slides_are_driven_by_the_right_arrow_and_keep_to_the_screen(browser, slides):
+    """Pressing only the right arrow visits every slide; each heading starts its own slide;
+    a slide taller than the screen scrolls and nothing runs off its right edge."""
+    for path in slides["student"]:
+        notebook = split_at_headings(edition_copy(_source(LESSONS_DIR / f"{path.stem[:-7]}.ipynb")))
+        headings = [re.sub(r"[`*]", "", c.source.splitlines()[0].lstrip("#")).strip()
+                    for c in notebook.cells
+                    if c.cell_type == "markdown" and HEADING.match(c.source)]  # fmt: skip
+        context, page, log = _offline_page(browser, "file://")
+        page.goto(path.as_uri())
+        page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=30_000)
+        seen, total = {}, page.evaluate("() => Reveal.getTotalSlides()")
+        for _ in range(2000):
+            state = page.evaluate(
+                """() => {
+                const slide = Reveal.getCurrentSlide(), style = getComputedStyle(slide);
+                const wide = [...slide.querySelectorAll('pre, img, .jp-OutputArea-output')]
+                  .filter(el => el.getBoundingClientRect().right
+                                > slide.getBoundingClientRect().right + 1
+                           && !['auto', 'scroll'].includes(getComputedStyle(el).overflowX));
+                return {key: JSON.stringify([Reveal.getIndices().h, Reveal.getIndices().v]),
+                  headings: [...slide.querySelectorAll('h1, h2, h3, h4')]
+                    .map(h => h.textContent.replace('¶', '').trim()),
+                  cut: slide.scrollHeight > slide.clientHeight + 1
+                       && !['auto', 'scroll'].includes(style.overflowY),
+                  wide: wide.length, last: Reveal.isLastSlide()
+                    && Reveal.availableFragments().next === false};
+            }"""
+            )
+            seen[state["key"]] = state
+            if state["last"]:
+                break
+            page.keyboard.press("ArrowRight")
+        context.close()
+        assert len(seen) == total, (path.name, "the right arrow skipped slides")
+        on_slides = [h for s in seen.values() for h in s["headings"]]
+        assert on_slides == headings, path.name
+        assert all(len(s["headings"]) <= 1 for s in seen.values()), path.name
+        assert not [k for k, s in seen.items() if s["cut"] or s["wide"]], path.name
+        assert log == {"outside": [], "failed": [], "errors": []}, (path.name, log)
+
+
+def test_book_execute_option_reruns_the_copies_with_the_reference_settings(monkeypatch, tmp_path):
     import aecourse.publish as publish
 
-    ignore = shutil.ignore_patterns("_build", "lessons", "node_modules")
+    ignore = shutil.ignore_patterns("_build", "lessons", "node_modules", "_vendor")
     shutil.copytree(BOOK, tmp_path / "book", ignore=ignore)
-    shutil.copyfile(BOOK.parent / "README.md", tmp_path / "README.md")  # the book includes it
+    (tmp_path / "book" / "node_modules").symlink_to(install_web_assets(BOOK))
+    shutil.copyfile(ROOT / "README.md", tmp_path / "README.md")  # the book includes it
     ran = []
     monkeypatch.setattr(
         publish, "execute_in_place", lambda p: ran.append((p, os.environ["AECOURSE_PROFILE"]))

@@ -8,7 +8,15 @@ import torch
 
 from aecourse.__main__ import main
 from aecourse.results import device_name
-from aecourse.running import LESSONS_DIR, REFERENCE_ENV, find_lessons, format_table, run_course
+from aecourse.running import (
+    LESSONS_DIR,
+    REFERENCE_ENV,
+    WIDGET_VIEW,
+    find_lessons,
+    format_table,
+    run_course,
+    without_widget_views,
+)
 
 PARAMETERS = "profile = None\ndata_source = None\nresults_path = None"
 SETUP = (
@@ -168,3 +176,18 @@ def test_the_full_profile_on_a_cpu_warns_before_it_starts(lessons, tmp_path, mon
     run_course(profile="full", lessons=["03"], out=tmp_path / "run", lessons_dir=lessons,
                progress=False, data_source="sample")  # fmt: skip
     assert "WARNING: the full profile on a CPU: lesson 03 takes about" in capsys.readouterr().out
+
+
+def test_saved_outputs_keep_a_widgets_note_but_not_its_view():
+    out = nbformat.v4.new_output
+    cell = nbformat.v4.new_code_cell("explorer()")
+    cell.outputs = [
+        out("display_data", data={WIDGET_VIEW: {"model_id": "1"}, "text/plain": "[a note]"}),
+        out("display_data", data={WIDGET_VIEW: {"model_id": "2"}}),  # nothing left: dropped
+        out("stream", name="stdout", text="kept\n"),
+    ]
+    nb = without_widget_views(nbformat.v4.new_notebook(cells=[cell]))
+    assert [o.get("data", o.get("text")) for o in nb.cells[0].outputs] == [
+        {"text/plain": "[a note]"},
+        "kept\n",
+    ]

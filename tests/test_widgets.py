@@ -61,3 +61,10 @@ def test_photo_upload_shows_the_result_or_says_what_was_wrong():
     upload.value = (_uploaded("notes.txt", b"hello"),)
     assert "Could not read notes.txt as an image" in message.value
     assert "BytesIO" not in message.value
+
+
+def test_a_saved_explorer_says_to_run_its_cell_instead_of_a_raw_repr(digits):
+    box = noise_explorer(lambda x: x, digits[:2], gaussian_noise)
+    bundle = box._repr_mimebundle_()
+    assert bundle["text/plain"] == "[noise slider: run this cell in JupyterLab to use it]"
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # live in JupyterLab
