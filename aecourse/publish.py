@@ -65,6 +65,12 @@ def _check_edition(edition: str) -> None:
         raise ValueError(f"Unknown edition {edition!r}: choose one of {', '.join(EDITIONS)}.")
 
 
+def without_nbval_marks(source: str) -> str:
+    """A cell's source without nbval's marker lines (they are for nbval, not for readers)."""
+    lines = source.splitlines()
+    return "\n".join(x for x in lines if x.strip() != NBVAL_MARK).strip("\n")
+
+
 def student_source(source: str) -> str:
     """A cell's source as released to students: each solution replaced by nbgrader's stub (at
     the solution's indentation), hidden tests and nbval markers cut."""
@@ -98,8 +104,7 @@ def edition_copy(
             if exercise and cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         else:
-            lines = cell.source.splitlines()
-            cell.source = "\n".join(x for x in lines if x.strip() != NBVAL_MARK).strip("\n")
+            cell.source = without_nbval_marks(cell.source)
             if exercise:  # the book shows these cells collapsed
                 cell.metadata["tags"] = [*cell.metadata.get("tags", []), "hide-input"]
         if cell.cell_type == "code":

@@ -104,14 +104,11 @@ def test_release_command_line(tmp_path, capsys):
 def test_the_student_edition_shows_every_cell_as_released(course):
     """The book, slides and ``make lab`` show what ``make release`` hands out (with the
     lecture's outputs, without nbval's marker lines)."""
-    from aecourse.publish import NBVAL_MARK, edition_copy
+    from aecourse.publish import edition_copy, without_nbval_marks
 
     _, released = course
     for path in LESSONS:
         student = edition_copy(nbformat.read(path, as_version=4), "student")
         handed_out = nbformat.read(released[path.stem], as_version=4)
-        expected = [
-            "\n".join(x for x in c.source.splitlines() if x.strip() != NBVAL_MARK).strip("\n")
-            for c in handed_out.cells
-        ]
+        expected = [without_nbval_marks(c.source) for c in handed_out.cells]
         assert [c.source for c in student.cells] == expected, path.name
