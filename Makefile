@@ -10,7 +10,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Extra arguments for `python -m aecourse run`, e.g. make course ARGS="--profile full --lessons 01"
+# Extra arguments for the verb, e.g. make course ARGS="--profile full --lessons 01",
+# make release ARGS="--lessons 01 03", make autograde ARGS="--workers 4"
 ARGS ?=
 SUBMISSIONS ?= submissions
 EDITION ?= student
@@ -23,15 +24,18 @@ REFERENCE_ENV := AECOURSE_PROFILE=quick AECOURSE_DEVICE=cpu AECOURSE_PROGRESS=0 
 
 install: $(STAMP)
 
+# pip's own output goes to $(VENV)/install.log (shown if the install fails): the console gets
+# one line before and one after.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, '| torchvision', torchvision.__version__)"
-	touch $(STAMP)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the course and its packages into $(VENV) (minutes the first time; log: $(VENV)/install.log)"
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[test]'; } \
+		> $(VENV)/install.log 2>&1 || { tail -n 30 $(VENV)/install.log; exit 1; }
+	@$(PY) -c "import torch, torchvision; print('Installed: torch', torch.__version__, '| torchvision', torchvision.__version__)"
+	@touch $(STAMP)
 
 course: $(STAMP)
-	$(PY) -m aecourse run $(ARGS)
+	@$(PY) -m aecourse run $(ARGS)
 
 # The browser test drives Debian's chromium, and grading isolates notebooks with bubblewrap:
 # install them when missing (root + apt-get).
@@ -44,30 +48,32 @@ test: $(STAMP) system
 	$(REFERENCE_ENV) $(PY) -m pytest tests lessons --nbval-lax --nbval-current-env
 
 lab: $(STAMP)
-	$(PY) -m aecourse lab
+	@$(PY) -m aecourse lab
 
 lab-instructor: $(STAMP)
-	$(VENV)/bin/jupyter lab lessons/
+	@$(VENV)/bin/jupyter lab lessons/ --KernelManager.transport=ipc \
+		--KernelManager.ip=$$(mktemp -d)/kernel $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 refresh: $(STAMP)
-	$(PY) -m aecourse refresh
+	@$(PY) -m aecourse refresh
 
 bench: $(STAMP)
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/step.py
 
 release: $(STAMP)
-	$(PY) -m aecourse release
+	@$(PY) -m aecourse release $(ARGS)
 
+# Extra flags in ARGS, e.g. ARGS="--workers 4" or, where bubblewrap cannot run, ARGS=--without-isolation
 autograde: $(STAMP)
 	@sh tests/install-system-packages.sh bubblewrap
-	$(PY) -m aecourse autograde $(SUBMISSIONS)
+	@$(PY) -m aecourse autograde $(SUBMISSIONS) $(ARGS)
 
 book: $(STAMP)
-	$(PY) -m aecourse book --edition $(EDITION)
+	@$(PY) -m aecourse book --edition $(EDITION)
 
 slides: $(STAMP)
-	$(PY) -m aecourse slides --edition $(EDITION)
+	@$(PY) -m aecourse slides --edition $(EDITION)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache book/_build book/lessons book/node_modules \

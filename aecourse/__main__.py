@@ -1,11 +1,11 @@
-"""Command line: ``python -m aecourse run`` runs the course; ``refresh`` re-executes lessons.
+"""Command line of the course: run it, and the instructor's verbs (each loads only its tool).
 
 python -m aecourse run [--profile quick|full] [--lessons 01 03 ...] [--out DIR]
                       [--data-source sample|full|auto] [--photo-source shipped|DIR ...]
 python -m aecourse refresh [--lessons 01 ...]   # maintainers: rewrite committed outputs
 python -m aecourse release [--lessons 01 ...] [--course classroom]   # student versions
 python -m aecourse autograde SUBMISSIONS [--course classroom] [--out DIR] [--timeout S]
-                                          [--workers N]
+                                          [--workers N] [--without-isolation]
 python -m aecourse lab [--workspace work]    # JupyterLab on the learner's own copies
 python -m aecourse book [--execute] [--edition student|instructor]   # Jupyter Book HTML
 python -m aecourse slides [--lessons 01 ...] [--edition student|instructor]   # reveal.js
@@ -18,21 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-from aecourse.assignments import AssignmentError
-from aecourse.grading import CELL_TIMEOUT, WORKERS
 from aecourse.profiles import DATA_SOURCES, PHOTO_SOURCES, PROFILES
-from aecourse.publish import EDITIONS
-from aecourse.running import (
-    LESSONS_DIR,
-    execute_in_place,
-    find_lessons,
-    format_table,
-    reference_env,
-    run_course,
-)
+from aecourse.teach import CELL_TIMEOUT, COURSE_DIR, EDITIONS, WORKERS
 
 
 def _run(args: argparse.Namespace) -> int:
+    from aecourse.teach.runner import format_table, run_course
+
     runs, run_dir = run_course(
         profile=args.profile,
         lessons=args.lessons,
@@ -58,6 +50,8 @@ def _refresh(args: argparse.Namespace) -> int:
     """
     from nbclient.exceptions import CellExecutionError
 
+    from aecourse.teach.lessons import LESSONS_DIR, execute_in_place, find_lessons, reference_env
+
     failed = []
     for path in find_lessons(LESSONS_DIR, args.lessons):
         start = time.perf_counter()
@@ -74,7 +68,7 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from aecourse.assignments import release
+    from aecourse.teach.release import release
 
     for path in release(args.lessons, course=args.course):
         print(f"released {path}")
@@ -83,16 +77,16 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from aecourse.grading import autograde
+    from aecourse.teach.grading import autograde
 
     out = args.out or args.course / "grades"
     grades = autograde(args.submissions, course=args.course, out=out, timeout=args.timeout,
-                       workers=args.workers)  # fmt: skip
+                       workers=args.workers, allow_unisolated=args.without_isolation)  # fmt: skip
     width = max(len(g.lesson) for g in grades)
     print()
     for g in grades:
         problems = f"  {g.problems[:100]}" if g.problems else ""
-        print(f"{g.student:<16}{g.lesson:<{width + 2}}{g.score:>5g} /{g.max_score:>3g}  "
+        print(f"{g.student:<16}{g.lesson:<{width + 2}}{g.score_text():>15}  "
               f"{g.status}{problems}")  # fmt: skip
     flagged = [g for g in grades if g.review]
     if flagged:
@@ -107,14 +101,17 @@ def _lab(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from aecourse.publish import learner_lab_command, student_workspace
+    from aecourse.teach.editions import student_workspace
+    from aecourse.teach.lab import learner_lab_command
 
     added = student_workspace(args.workspace)
     print(
         f"Your copies of the lessons are in {args.workspace}/ ({len(added)} new). They are "
         "yours: updating the course never overwrites them (delete one to get it afresh)."
     )
-    command, env = learner_lab_command(args.workspace)
+    command, env, notes = learner_lab_command(args.workspace)
+    for note in notes:
+        print(note)
     try:
         return subprocess.run([*command, *args.lab_args], env={**os.environ, **env}).returncode
     except KeyboardInterrupt:
@@ -122,7 +119,7 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from aecourse.publish import build_book
+    from aecourse.teach.book import build_book
 
     start = time.perf_counter()
     html = build_book(execute=args.execute, edition=args.edition)
@@ -132,7 +129,7 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _slides(args: argparse.Namespace) -> int:
-    from aecourse.publish import build_slides
+    from aecourse.teach.slides import build_slides
 
     for path in build_slides(args.lessons, edition=args.edition):
         print(f"slides ({args.edition} edition): {path}")
@@ -160,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     refresh.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     refresh.set_defaults(func=_refresh)
 
-    course = dict(type=Path, default=Path("classroom"), help="nbgrader course folder")
+    course = dict(type=Path, default=Path(COURSE_DIR), help="nbgrader course folder")
     rel = sub.add_parser("release", help="student versions of the lessons (nbgrader)")
     rel.add_argument("--lessons", nargs="+", metavar="NN")
     rel.add_argument("--course", **course)
@@ -173,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
     workers = f"students graded at a time (default {WORKERS}: CPU cores / 2)"
     grade.add_argument("--workers", type=int, default=WORKERS, help=workers)
+    grade.add_argument(
+        "--without-isolation", action="store_true",
+        help="grade even where bubblewrap cannot isolate the notebooks: they can then read, "
+        "change or delete every file you can, and use the network",
+    )  # fmt: skip
     grade.set_defaults(func=_autograde)
 
     lab = sub.add_parser("lab", help="JupyterLab on your own copies of the lessons (work/)")
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, AssignmentError, RuntimeError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError) as err:  # incl. MarkupError
         print(f"aecourse: {err}", file=sys.stderr)
         return 2
 

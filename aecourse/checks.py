@@ -17,7 +17,9 @@ class ExerciseError(AssertionError):
 
 
 def _fail(message: str) -> None:
-    raise ExerciseError(message)
+    """Raise the hint alone: ``from None`` drops the error it replaces (a student's
+    ``NotImplementedError``), so the hint is not buried under two chained tracebacks."""
+    raise ExerciseError(message) from None
 
 
 def check_tied_autoencoder(model_class: type[nn.Module], latent_dim: int = 8) -> None:
@@ -176,7 +178,7 @@ def check_mean_chroma(mean_chroma, seed: int = 0) -> None:
         hint = (
             " You returned the mean of a*^2 + b*^2: take the square root per pixel first."
             if abs(value - squared) < 1e-2 * squared
-            else " Convert with aecourse.colour.rgb_to_lab; a* and b* are channels 1 and 2."
+            else " Convert with aecourse.color.rgb_to_lab; a* and b* are channels 1 and 2."
         )
         _fail(f"Expected {expected:.3f} on random colours (scikit-image's rgb2lab), got "
               f"{value:.3f}.{hint}")  # fmt: skip

@@ -220,5 +220,5 @@ def check_gray_batch(x: torch.Tensor, model: str, min_size: int = 16) -> None:
     if x.dim() != 4 or x.shape[1] != 1 or min(x.shape[-2:]) < min_size:
         raise ValueError(
             f"{model} expects grayscale images of shape (B, 1, H, W) with H, W >= {min_size}; "
-            f"got {tuple(x.shape)}. Convert colour photos with aecourse.photos.to_gray."
+            f"got {tuple(x.shape)}. Convert colour photos with aecourse.color.to_gray."
         )

@@ -30,6 +30,7 @@ from aecourse.profiles import (
     choose_photo_source,
     choose_profile,
     full_profile_on_cpu_warning,
+    pin_cpu_threads,
 )
 
 
@@ -39,7 +40,8 @@ class Lesson:
 
     lesson: str
     profile: str
-    data_source: str
+    data_source: str | None  # MNIST lessons: "sample", "full" or "auto"
+    photo_source: str | None  # colorization lessons: "shipped", "flowers102", "auto" or a folder
     device: torch.device
     results_path: Path | None = None
     context: dict = field(default_factory=dict)
@@ -118,20 +120,21 @@ def start_lesson(
     else:
         source, source_why = choose_data_source(data_source, profile_name)
     dev = choose_device(device)
+    threads = pin_cpu_threads(profile_name, dev)
     path = Path(results_path) if results_path else None
-    _current = Lesson(lesson, profile_name, source, dev, path)
+    key = "data_source" if data == "mnist" else "photo_source"
+    _current = Lesson(lesson, profile_name, None, None, dev, path)
+    setattr(_current, key, source)
     _current.context.update(
-        lesson=lesson,
-        profile=profile_name,
-        data_source=source,
-        device=str(dev),
-        device_name=device_name(dev),
-    )
+        {"lesson": lesson, "profile": profile_name, key: source, "device": str(dev),
+         "device_name": device_name(dev), "threads": threads}
+    )  # fmt: skip
     if _step_hook is None:
         _step_hook = register_optimizer_step_post_hook(_count_optimizer_step)
     _current.save()
     print(f"Lesson {lesson} | profile: {profile_name} ({profile_why})")
-    print(f"data source: {source} ({source_why}) | device: {dev}")
+    on = f"{dev} ({threads} threads)" if dev.type == "cpu" else str(dev)
+    print(f"{key.replace('_', ' ')}: {source} ({source_why}) | device: {on}")
     if profile_name == "full" and dev.type == "cpu":
         print(full_profile_on_cpu_warning([lesson]))
     return _current

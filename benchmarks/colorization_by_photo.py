@@ -19,10 +19,11 @@ import argparse
 
 import torch
 
-from aecourse.colour import colorize, lab_split
+from aecourse.color import colorize, lab_split, to_gray
 from aecourse.metrics import psnr
 from aecourse.models import ColorAutoEncoder, ConvColorizer
-from aecourse.photos import crops_of, shipped_photos, split_photo_names, to_gray
+from aecourse.photo_splits import crops_of, split_photo_names
+from aecourse.photos import shipped_photos
 from aecourse.train import fit, seed_everything
 
 SIZE, TRAIN_CROPS, TEST_CROPS = 64, 1200, 200

@@ -15,7 +15,7 @@ import argparse
 
 import torch
 
-from aecourse.colour import colorize, lab_join, lab_split
+from aecourse.color import colorize, lab_join, lab_split
 from aecourse.metrics import psnr
 from aecourse.models import ColorAutoEncoder
 from aecourse.photos import load_shipped_photos

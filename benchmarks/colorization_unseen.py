@@ -22,18 +22,12 @@ from pathlib import Path
 
 import torch
 
-from aecourse.colour import colorize, constant_colour, lab_split
+from aecourse.color import colorize, constant_color, lab_split, to_gray
 from aecourse.metrics import psnr
 from aecourse.models import ColorAutoEncoder
-from aecourse.photos import (
-    CROP_SCALE,
-    crops_of,
-    decode_folder,
-    find_images,
-    shipped_photos,
-    split_photo_names,
-    to_gray,
-)
+from aecourse.photo_folder import decode_folder, find_images
+from aecourse.photo_splits import CROP_SCALE, crops_of, split_photo_names
+from aecourse.photos import shipped_photos
 from aecourse.profiles import COLORIZATION
 from aecourse.train import fit, seed_everything
 
@@ -96,7 +90,7 @@ def scores(model, train_rgb, photos: dict[str, torch.Tensor]) -> dict[str, tuple
     for name, crops in photos.items():
         model_db = psnr(colorize(model, crops, "lab"), crops).mean().item()
         gray_db = psnr(to_gray(crops).expand(-1, 3, -1, -1), crops).mean().item()
-        constant_db = psnr(constant_colour(train_rgb, crops), crops).mean().item()
+        constant_db = psnr(constant_color(train_rgb, crops), crops).mean().item()
         table[name] = (model_db, gray_db, constant_db)
     return table
 

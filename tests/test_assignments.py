@@ -6,16 +6,9 @@ import copy
 import nbformat
 import pytest
 
-from aecourse.assignments import (
-    AssignmentError,
-    exercises,
-    find_leaks,
-    graded_cells,
-    release,
-    setup_source,
-    solution_lines,
-)
-from aecourse.running import LESSONS_DIR, find_lessons
+from aecourse.teach.lessons import LESSONS_DIR, find_lessons
+from aecourse.teach.markup import exercises, graded_cells, setup_source, solution_lines
+from aecourse.teach.release import AssignmentError, find_leaks, release
 
 LESSONS = find_lessons(LESSONS_DIR)
 
@@ -48,6 +41,9 @@ def test_release_leaks_no_solution_hidden_test_or_output(course):
             assert line not in text, (path.name, line)
         assert "raise NotImplementedError()" in text
         assert graded_cells(student) == graded_cells(source)
+        assert "NBVAL" not in released[path.stem].read_text()  # nbval's markers are for nbval
+        source_copy = released[path.stem].parents[2] / "source" / path.stem / path.name
+        assert "NBVAL" not in source_copy.read_text()  # nor in the copy nbgrader released it from
 
 
 def test_find_leaks_reports_what_a_bad_release_keeps():
@@ -104,7 +100,8 @@ def test_release_command_line(tmp_path, capsys):
 def test_the_student_edition_shows_every_cell_as_released(course):
     """The book, slides and ``make lab`` show what ``make release`` hands out (with the
     lecture's outputs, without nbval's marker lines)."""
-    from aecourse.publish import edition_copy, without_nbval_marks
+    from aecourse.teach.editions import edition_copy
+    from aecourse.teach.markup import without_nbval_marks
 
     _, released = course
     for path in LESSONS:

@@ -22,6 +22,6 @@ def test_denoisers_reduce_noise_and_tuning_picks_the_best(digits):
     assert total_variation(noisy, 0.2).shape == clean.shape
 
 
-def test_denoisers_refuse_colour_batches():
+def test_denoisers_refuse_color_batches():
     with pytest.raises(ValueError, match=r"grayscale batch \(B, 1, H, W\)"):
         gaussian_blur(torch.rand(2, 3, 8, 8), 1.0)

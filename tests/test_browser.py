@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from aecourse.publish import learner_lab_command, student_workspace
-from aecourse.running import LESSONS_DIR, REFERENCE_ENV
+from aecourse.teach.editions import student_workspace
+from aecourse.teach.lab import learner_lab_command
+from aecourse.teach.lessons import LESSONS_DIR, REFERENCE_ENV
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "browser"
 LESSON = "03_variational_autoencoder.ipynb"
@@ -40,8 +41,6 @@ def jupyterlab(command: list[str], root: Path, env: dict[str, str]):
     token = f"--IdentityProvider.token={TOKEN}"
     command = [*command, "--no-browser", "--ip=127.0.0.1", f"--port={port}", token,
                "--LabApp.expose_app_in_browser=True"]  # fmt: skip
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
     env = {"JUPYTER_CONFIG_DIR": str(root / ".jupyter"), **os.environ, **REFERENCE_ENV, **env}
     log_path = root.parent / f"{root.name}-jupyterlab.log"  # not among the notebooks
     with open(log_path, "w") as log:
@@ -64,12 +63,19 @@ def jupyterlab(command: list[str], root: Path, env: dict[str, str]):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """The instructor's JupyterLab (nbgrader's UI on) serving a copy of Lesson 03."""
+    """The instructor's JupyterLab (nbgrader's UI on) serving a copy of Lesson 03, started as
+    ``make lab-instructor`` starts it: kernels over Unix sockets, ``--allow-root`` as root."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copyfile(LESSONS_DIR / LESSON, root / LESSON)
-    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}"]
+    sockets = tmp_path_factory.mktemp("sockets") / "kernel"
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}",
+               "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}"]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
     with jupyterlab(command, root, {}) as url:
         yield url
+    log = (root.parent / f"{root.name}-jupyterlab.log").read_text()
+    assert "without encryption" not in log  # the kernel talked over Unix sockets, not TCP
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +83,7 @@ def learner_lab(tmp_path_factory):
     """What ``make lab`` opens: the learner's workspace of student copies."""
     workspace = tmp_path_factory.mktemp("learner") / "work"
     student_workspace(workspace)
-    command, env = learner_lab_command(workspace)
+    command, env, _ = learner_lab_command(workspace)
     with jupyterlab(command, workspace, env) as url:
         yield url, workspace
 
@@ -127,7 +133,24 @@ def test_latent_explorer_slider_redraws_the_image(browser, lab):
     value_after = readout.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "lesson03_latent_explorer.png"))
     errors = page.query_selector_all(".jp-OutputArea-output[data-mime-type*='error']")
+    printed = page.wait_for_function(  # from the notebook's model: off-screen cells too
+        """() => {
+            for (const cell of window.jupyterapp.shell.currentWidget.content.model.cells) {
+                for (const out of cell.type === 'code' ? cell.outputs.toJSON() : []) {
+                    const text = [].concat(out.text || []).join('');
+                    if (text.includes('most used: [')) { return text; }
+                }
+            }
+            return null;
+        }""",
+        timeout=120_000,
+    ).json_value()
     page.close()
+    # The same seed prints the same numbers in JupyterLab as in the committed (nbval) run.
+    committed = [line.strip() for line in (LESSONS_DIR / LESSON).read_text().splitlines()
+                 if line.strip().startswith('"most used: [')]  # fmt: skip
+    line = next(x for x in printed.splitlines() if x.startswith("most used: ["))
+    assert committed and line in committed[0], (line, committed)
     assert value_after != value_before, (value_before, value_after)
     assert after and after != before
     assert not errors, "a cell of Lesson 03 failed in JupyterLab"

@@ -105,7 +105,7 @@ def test_luminance_check_against_pil(capsys):
 
 def test_mean_chroma_check_against_scikit_image(capsys):
     from aecourse.checks import check_mean_chroma
-    from aecourse.colour import rgb_to_lab
+    from aecourse.color import rgb_to_lab
 
     def right(rgb):
         lab = rgb_to_lab(rgb)

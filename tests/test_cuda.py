@@ -13,7 +13,8 @@ from aecourse import results
 from aecourse.losses import vae_loss
 from aecourse.models import VAE, ColorAutoEncoder, DenoisingAutoencoder, LinearAutoencoder
 from aecourse.noise import gaussian_noise, salt_and_pepper
-from aecourse.train import fit, fit_many, fit_together, make_optimizer, seed_everything
+from aecourse.train import fit, make_optimizer, seed_everything
+from aecourse.train_many import fit_many, fit_together
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 ARGS = {"epochs": 3, "batch_size": 64, "progress": False, "print_every": 0, "seed": 0}

@@ -116,7 +116,7 @@ def test_skip_model_keeps_the_seed_shapes_at_150():
 
 
 @pytest.mark.parametrize("model_class", [ConvColorizer, ColorAutoEncoder])
-def test_colorizers_refuse_colour_or_tiny_input(model_class):
+def test_colorizers_refuse_color_or_tiny_input(model_class):
     with pytest.raises(ValueError, match=r"grayscale images of shape \(B, 1, H, W\)"):
         model_class()(torch.rand(2, 3, 64, 64))
     with pytest.raises(ValueError, match="H, W >= 16"):

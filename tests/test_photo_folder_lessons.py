@@ -6,7 +6,7 @@ About two minutes on 2 cores (the crop budget is the quick profile's, whatever t
 import numpy as np
 from PIL import Image
 
-from aecourse.running import run_course
+from aecourse.teach.runner import run_course
 
 
 def test_colorization_lessons_run_on_a_folder_of_three_photos(tmp_path, capsys):
@@ -32,4 +32,4 @@ def test_colorization_lessons_run_on_a_folder_of_three_photos(tmp_path, capsys):
         assert any("only 1 test photo" in w for w in warnings)
         for warning in warnings:
             assert f"   warning: {warning}" in console
-        assert "psnr_constant_colour" in run.metrics
+        assert "psnr_constant_color" in run.metrics

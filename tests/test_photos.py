@@ -5,11 +5,16 @@ import pytest
 import torch
 from PIL import Image
 
+from aecourse import photo_files, photo_splits
+from aecourse import photo_folder as photo_folder_module
 from aecourse import photos as photos_module
-from aecourse.photos import load_photo_folder, load_photos, load_shipped_photos, to_gray, to_rgb
+from aecourse.color import to_gray
+from aecourse.photo_files import to_rgb
+from aecourse.photo_folder import load_photo_folder
+from aecourse.photos import load_photos, load_shipped_photos
 
 
-def _colourful(rng, height=48, width=64) -> Image.Image:
+def _colorful(rng, height=48, width=64) -> Image.Image:
     """A random colour image: far from gray."""
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
@@ -19,7 +24,7 @@ def _folder(root, n, seed=0):
     rng = np.random.default_rng(seed)
     (root / "sub").mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        _colourful(rng).save(root / ("sub" if i % 3 == 0 else ".") / f"photo{i:02d}.png")
+        _colorful(rng).save(root / ("sub" if i % 3 == 0 else ".") / f"photo{i:02d}.png")
     return root
 
 
@@ -30,18 +35,18 @@ def photo_folder(tmp_path):
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    _colourful(rng).save(folder / "0.jpg")
-    rgba = np.concatenate([np.asarray(_colourful(rng)), np.full((48, 64, 1), 200, np.uint8)], 2)
+    _colorful(rng).save(folder / "0.jpg")
+    rgba = np.concatenate([np.asarray(_colorful(rng)), np.full((48, 64, 1), 200, np.uint8)], 2)
     Image.fromarray(rgba, "RGBA").save(folder / "a.png")
-    _colourful(rng).quantize(64).save(folder / "sub" / "p.png")  # a palette image
-    _colourful(rng).save(folder / "sub" / "w.webp")
-    _colourful(rng).save(folder / "b.bmp")
+    _colorful(rng).quantize(64).save(folder / "sub" / "p.png")  # a palette image
+    _colorful(rng).save(folder / "sub" / "w.webp")
+    _colorful(rng).save(folder / "b.bmp")
     gray = rng.integers(0, 256, (48, 64), dtype=np.uint8)
     Image.fromarray(gray, "L").save(folder / "gray.png")
     tint = np.stack([gray, gray, np.clip(gray.astype(int) + 3, 0, 255).astype(np.uint8)], 2)
     Image.fromarray(tint).save(folder / "nearly_gray.png")
     Image.new("RGB", (1, 1), (255, 0, 0)).save(folder / "dot.png")
-    _colourful(rng, 20, 2000).save(folder / "strip.png")
+    _colorful(rng, 20, 2000).save(folder / "strip.png")
     good = (folder / "0.jpg").read_bytes()
     (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])
     (folder / "not_an_image.png").write_text("hello")
@@ -112,7 +117,7 @@ def test_a_cached_rerun_repeats_every_warning(photo_folder, tmp_path, monkeypatc
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(photos_module, "decode_folder", no_decoding)
+    monkeypatch.setattr(photo_folder_module, "decode_folder", no_decoding)
     second = load_photo_folder(photo_folder, 16, crops=(40, 10, 10), cache_dir=cache)
     assert torch.equal(first.train.rgb, second.train.rgb)
     assert "decoded earlier" in second.description
@@ -136,10 +141,10 @@ def _rotated_jpeg(path):
 
 def test_exif_orientation_is_applied(tmp_path):
     _rotated_jpeg(tmp_path / "phone.jpg")
-    upright = np.asarray(photos_module.open_photo(tmp_path / "phone.jpg"))
+    upright = np.asarray(photo_files.open_photo(tmp_path / "phone.jpg"))
     assert upright.shape == (60, 40, 3)  # turned: 40 wide, 60 high
     assert upright[2, -3, 0] > 200 and upright[2, 2, 2] > 200  # red now at the top right
-    read = photos_module.read_photo(tmp_path / "phone.jpg", 40)
+    read = photo_files.read_photo(tmp_path / "phone.jpg", 40)
     assert read[0, 0, 2, -3] > 0.8
 
 
@@ -181,11 +186,6 @@ def test_shipped_photos_are_split_by_photo():
     assert torch.equal(again.test.rgb, data.test.rgb)
 
 
-def test_to_gray_refuses_gray_input():
-    with pytest.raises(ValueError, match=r"colour images \(B, 3, H, W\)"):
-        to_gray(torch.rand(2, 1, 8, 8))
-
-
 def test_shipped_photos_are_everyday_scenes_and_crops_know_their_photo():
     groups = photos_module.shipped_photos()
     assert not {"retina", "immunohistochemistry", "hubble_deep_field"} & set(groups)
@@ -202,7 +202,7 @@ def test_crops_are_shared_evenly_among_the_photos_of_a_split():
         "a": [np.zeros((50, 70, 3), np.uint8)],
         "b": [np.full((60, 60, 3), 255, np.uint8)] * 2,
     }
-    crops, sources = photos_module.crops_of(groups, ["a", "b"], 10, 16, torch.Generator())
+    crops, sources = photo_splits.crops_of(groups, ["a", "b"], 10, 16, torch.Generator())
     assert crops.shape == (10, 3, 16, 16) and crops.dtype == torch.uint8
     assert sources == ["a"] * 4 + ["b"] * 6  # 3 photos: 4 + 3 + 3 crops
     assert crops[:4].max() == 0 and crops[4:].min() == 255  # each crop is of its own photo
@@ -210,19 +210,19 @@ def test_crops_are_shared_evenly_among_the_photos_of_a_split():
 
 def test_split_photo_names_is_a_fixed_partition():
     names = [f"photo{i}" for i in range(8)]
-    split = photos_module.split_photo_names(names, test_photos=2, val_photos=1, seed=3)
+    split = photo_splits.split_photo_names(names, test_photos=2, val_photos=1, seed=3)
     assert sorted(split["train"] + split["val"] + split["test"]) == names
     assert (len(split["test"]), len(split["val"])) == (2, 1)
-    assert split == photos_module.split_photo_names(list(reversed(names)), 2, 1, seed=3)
+    assert split == photo_splits.split_photo_names(list(reversed(names)), 2, 1, seed=3)
 
 
 def test_read_photo_from_path_bytes_or_array(tmp_path):
     rgb = np.zeros((40, 60, 3), dtype=np.uint8)
     rgb[..., 0] = 255
     Image.fromarray(rgb).save(tmp_path / "red.png")
-    from_path = photos_module.read_photo(tmp_path / "red.png", 32)
-    from_bytes = photos_module.read_photo((tmp_path / "red.png").read_bytes(), 32)
-    from_array = photos_module.read_photo(rgb, 32)
+    from_path = photo_files.read_photo(tmp_path / "red.png", 32)
+    from_bytes = photo_files.read_photo((tmp_path / "red.png").read_bytes(), 32)
+    from_array = photo_files.read_photo(rgb, 32)
     assert from_path.shape == (1, 3, 32, 32)
     assert torch.equal(from_path, from_bytes) and torch.equal(from_path, from_array)
     assert from_path[0, 0].min() == 1.0 and from_path[0, 1:].max() == 0.0
@@ -230,23 +230,23 @@ def test_read_photo_from_path_bytes_or_array(tmp_path):
 
 def test_read_photo_errors_say_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="check the path"):
-        photos_module.read_photo(tmp_path / "missing.jpg", 32)
+        photo_files.read_photo(tmp_path / "missing.jpg", 32)
     with pytest.raises(IsADirectoryError, match="is a folder: give the path of one photo"):
-        photos_module.read_photo(tmp_path, 32)
+        photo_files.read_photo(tmp_path, 32)
     (tmp_path / "text.jpg").write_text("not a photo")
     with pytest.raises(ValueError, match="Could not read text.jpg as an image"):
-        photos_module.read_photo(tmp_path / "text.jpg", 32)
+        photo_files.read_photo(tmp_path / "text.jpg", 32)
     with pytest.raises(ValueError, match="Could not read holiday.heic as an image \\(not an"):
-        photos_module.read_photo(b"\x00\x01", 32, name="holiday.heic")
+        photo_files.read_photo(b"\x00\x01", 32, name="holiday.heic")
     with pytest.raises(ValueError, match="the uploaded file"):
-        photos_module.read_photo(b"\x00\x01", 32)
+        photo_files.read_photo(b"\x00\x01", 32)
     Image.new("RGB", (2000, 20)).save(tmp_path / "strip.png")
     with pytest.raises(ValueError, match="strip.png is 2000x20 pixels; a photo needs at least 32"):
-        photos_module.read_photo(tmp_path / "strip.png", 32)
+        photo_files.read_photo(tmp_path / "strip.png", 32)
     rgb = np.zeros((40, 40, 3), np.uint8)
     for size in (0, -5, 2.5):
         with pytest.raises(ValueError, match="image_size must be a positive whole number"):
-            photos_module.read_photo(rgb, size)
+            photo_files.read_photo(rgb, size)
     for array, message in [
         (np.zeros((3, 40, 40), np.uint8), r"channels first.*transpose\(1, 2, 0\)"),
         (np.zeros((40, 40, 3), np.uint16), "type is uint16.*65535"),
@@ -255,14 +255,14 @@ def test_read_photo_errors_say_what_to_do(tmp_path):
         (np.zeros((2, 40, 40, 3), np.uint8), r"shape \(2, 40, 40, 3\)"),
     ]:
         with pytest.raises(ValueError, match=message):
-            photos_module.read_photo(array, 32)
+            photo_files.read_photo(array, 32)
 
 
 def test_read_photo_takes_float_and_gray_arrays():
     rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
-    as_uint8 = photos_module.read_photo(rgb, 32)
-    assert torch.equal(photos_module.read_photo(rgb.astype(np.float32) / 255, 32), as_uint8)
-    gray = photos_module.read_photo(rgb[..., 0], 32)
+    as_uint8 = photo_files.read_photo(rgb, 32)
+    assert torch.equal(photo_files.read_photo(rgb.astype(np.float32) / 255, 32), as_uint8)
+    gray = photo_files.read_photo(rgb[..., 0], 32)
     assert gray.shape == (1, 3, 32, 32) and torch.equal(gray[:, 0], gray[:, 2])
 
 
@@ -282,7 +282,7 @@ def _fake_flowers102(root, n=12):
     _folder(base / "jpg", 0)
     rng = np.random.default_rng(1)
     for i in range(n):
-        _colourful(rng).save(base / "jpg" / f"image_{i + 1:05d}.jpg")
+        _colorful(rng).save(base / "jpg" / f"image_{i + 1:05d}.jpg")
     for name in ("imagelabels.mat", "setid.mat"):
         (base / name).write_bytes(b"fake")
     return base / "jpg"

@@ -18,22 +18,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from aecourse.assignments import exercises, solution_lines
-from aecourse.publish import (
-    EDITIONS,
-    HEADING,
-    STUB,
-    build_book,
-    build_slides,
-    edition_copy,
-    install_web_assets,
-    mark_slides,
-    slide_type,
-    split_at_headings,
-    student_source,
-    student_workspace,
-)
-from aecourse.running import LESSONS_DIR, WIDGET_VIEW, find_lessons
+from aecourse.teach import EDITIONS
+from aecourse.teach.book import build_book, install_web_assets
+from aecourse.teach.editions import edition_copy, student_workspace
+from aecourse.teach.lessons import LESSONS_DIR, WIDGET_VIEW, find_lessons
+from aecourse.teach.markup import STUB, exercises, solution_lines, student_source
+from aecourse.teach.slides import HEADING, build_slides, mark_slides, slide_type, split_at_headings
 
 LESSONS = find_lessons(LESSONS_DIR)
 ROOT = Path(__file__).resolve().parents[1]
@@ -408,7 +398,7 @@ def test_slides_are_driven_by_the_right_arrow_and_keep_to_the_screen(browser, sl
 
 
 def test_book_execute_option_reruns_the_copies_with_the_reference_settings(monkeypatch, tmp_path):
-    import aecourse.publish as publish
+    import aecourse.teach.book as publish
 
     ignore = shutil.ignore_patterns("_build", "lessons", "node_modules", "_vendor")
     shutil.copytree(BOOK, tmp_path / "book", ignore=ignore)

@@ -26,8 +26,10 @@ def test_record_writes_the_results_file(tmp_path, monkeypatch, capsys):
         "data_source": "sample",
         "device": "cpu",
         "device_name": results.device_name(torch.device("cpu")),
+        "threads": 2,  # the quick profile on a CPU computes on the reference threads
         "optimizer_steps": 0,
     }
+    assert torch.get_num_threads() == 2
 
 
 def test_record_refuses_nan(tmp_path):

@@ -8,15 +8,14 @@ import torch
 
 from aecourse.__main__ import main
 from aecourse.results import device_name
-from aecourse.running import (
+from aecourse.teach.lessons import (
     LESSONS_DIR,
     REFERENCE_ENV,
     WIDGET_VIEW,
     find_lessons,
-    format_table,
-    run_course,
     without_widget_views,
 )
+from aecourse.teach.runner import format_table, run_course
 
 PARAMETERS = "profile = None\ndata_source = None\nresults_path = None"
 SETUP = (
@@ -87,6 +86,7 @@ def test_summary_for_good_and_failing_lessons(lessons, tmp_path, capsys):
         "data_source": "sample",
         "device": "cpu",
         "device_name": device_name(torch.device("cpu")),
+        "threads": 2,
         "optimizer_steps": 3,
     }
     assert good["verdicts"] == {"val MSE within 5% of PCA": True}
@@ -105,7 +105,7 @@ def test_summary_for_good_and_failing_lessons(lessons, tmp_path, capsys):
 
 def test_command_line_exit_codes(lessons, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(
-        "aecourse.__main__.run_course", lambda **kw: run_course(lessons_dir=lessons, **kw)
+        "aecourse.teach.runner.run_course", lambda **kw: run_course(lessons_dir=lessons, **kw)
     )
 
     def run(*numbers: str) -> int:
@@ -150,6 +150,10 @@ def test_each_lesson_gets_only_the_parameters_it_declares(tmp_path):
         "import aecourse\nlesson = aecourse.start_lesson('02', profile=profile, "
         "photo_source=photo_source, device='cpu', results_path=results_path, data='photos')"
     )
+    nb.cells[2].source = (
+        "aecourse.record('source', lesson.photo_source)\n"
+        "aecourse.record('mnist', lesson.data_source)"
+    )
     nbformat.write(nb, folder / "02_photos.ipynb")
     runs, run_dir = run_course(
         profile="quick", out=tmp_path / "run", lessons_dir=folder, progress=False,
@@ -157,8 +161,8 @@ def test_each_lesson_gets_only_the_parameters_it_declares(tmp_path):
     )  # fmt: skip
     assert [r.status for r in runs] == ["ok", "ok"]
     assert runs[0].metrics == {"source": "sample"}
-    assert runs[1].metrics == {"source": "my_photos"}
-    assert runs[1].context["data_source"] == "my_photos"
+    assert runs[1].metrics == {"source": "my_photos", "mnist": None}  # one source per kind
+    assert runs[1].context["photo_source"] == "my_photos" and "data_source" not in runs[1].context
     executed = (run_dir / "02_photos.ipynb").read_text()
     assert "data_source = " not in executed  # not offered to a lesson that does not declare it
 

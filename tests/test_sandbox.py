@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import aecourse
-from aecourse.sandbox import NOBODY, Limits, Sandbox
+from aecourse.teach.sandbox import NOBODY, Limits, Sandbox
 
 ROOT = Path(aecourse.__file__).resolve().parents[1]
 SANDBOX = Sandbox()

@@ -44,7 +44,7 @@ def _uploaded(name, content):
 
 
 def test_photo_upload_shows_the_result_or_says_what_was_wrong():
-    from aecourse.photos import read_photo
+    from aecourse.photo_files import read_photo
     from aecourse.widgets import photo_upload
 
     def colorize(data, name):

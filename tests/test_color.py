@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage.color import lab2rgb, rgb2lab
 
-from aecourse.colour import constant_colour, lab_join, lab_split, lab_to_rgb, rgb_to_lab
+from aecourse.color import constant_color, lab_join, lab_split, lab_to_rgb, rgb_to_lab, to_gray
 
 
 def _images(seed=0):
@@ -40,7 +40,7 @@ def test_wrong_shapes_are_refused():
 
 
 def test_colorize_keeps_lightness_in_lab_and_checks_its_arguments():
-    from aecourse.colour import colorize
+    from aecourse.color import colorize
     from aecourse.models import ColorAutoEncoder
 
     torch.manual_seed(0)
@@ -58,14 +58,21 @@ def test_colorize_keeps_lightness_in_lab_and_checks_its_arguments():
         colorize(ColorAutoEncoder(3), rgb[:, :1], "rgb")
 
 
-def test_constant_colour_is_own_lightness_with_the_mean_training_colour():
+def test_constant_color_is_own_lightness_with_the_mean_training_color():
     rng = np.random.default_rng(0)
     train = torch.from_numpy(rng.random((4, 3, 8, 8))).float()
     test = torch.from_numpy(rng.random((2, 3, 8, 8))).float()
-    ours = constant_colour(train, test)
+    ours = constant_color(train, test)
     # The same by scikit-image: mean a*b* of the training pixels, each test pixel's own L.
     train_lab = rgb2lab(train.permute(0, 2, 3, 1).numpy())
     test_lab = rgb2lab(test.permute(0, 2, 3, 1).numpy())
     test_lab[..., 1:] = train_lab[..., 1:].reshape(-1, 2).mean(0)
     reference = torch.from_numpy(lab2rgb(test_lab)).permute(0, 3, 1, 2).float()
     assert torch.allclose(ours, reference, atol=2e-3)
+
+
+def test_to_gray_refuses_gray_input_and_says_what_it_needs():
+    with pytest.raises(
+        ValueError, match=r"colour images of shape \(B, 3, H, W\), got \(2, 1, 8, 8\)"
+    ):
+        to_gray(torch.rand(2, 1, 8, 8))

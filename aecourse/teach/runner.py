@@ -11,57 +11,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from aecourse.profiles import choose_device, choose_profile, full_profile_on_cpu_warning
-
-LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
-# The committed outputs are those of the quick profile on the CPU, with no progress widgets,
-# so that nbval can re-run them anywhere and compare; grading and the book use them too. Two
-# CPU threads, as on the 2-core machine that made them: the number of threads changes the order
-# of floating-point sums, so a 16-core machine would otherwise train to other last digits.
-REFERENCE_ENV = {
-    "AECOURSE_PROFILE": "quick",
-    "AECOURSE_DEVICE": "cpu",
-    "AECOURSE_PROGRESS": "0",
-    "OMP_NUM_THREADS": "2",
-}
-
-
-@contextmanager
-def reference_env():
-    """Run the lessons inside with :data:`REFERENCE_ENV` (kernels inherit it); the variables
-    are put back as they were afterwards."""
-    previous = {key: os.environ.get(key) for key in REFERENCE_ENV}
-    os.environ.update(REFERENCE_ENV)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def find_lessons(lessons_dir: Path = LESSONS_DIR, only: list[str] | None = None) -> list[Path]:
-    """Numbered lesson notebooks (``01_*.ipynb`` ...), optionally only those numbered ``only``."""
-    if not lessons_dir.is_dir():
-        raise FileNotFoundError(f"No lessons folder at {lessons_dir}.")
-    found = sorted(p for p in lessons_dir.glob("[0-9][0-9]_*.ipynb"))
-    if only:
-        wanted = {n.zfill(2) for n in only}
-        unknown = wanted - {p.name[:2] for p in found}
-        if unknown:
-            have = ", ".join(p.name[:2] for p in found)
-            raise ValueError(f"No lesson numbered {', '.join(sorted(unknown))}; have: {have}.")
-        found = [p for p in found if p.name[:2] in wanted]
-    if not found:
-        raise FileNotFoundError(f"No lesson notebooks (NN_name.ipynb) in {lessons_dir}.")
-    return found
+from aecourse.teach.lessons import LESSONS_DIR, find_lessons
 
 
 @dataclass
@@ -103,6 +58,8 @@ def run_lesson(
     """
     import papermill
 
+    from aecourse.teach.kernels import IPCKernelManager
+
     out_dir.mkdir(parents=True, exist_ok=True)
     lesson = notebook.name.split("_", 1)[0]
     results_path = out_dir / f"{notebook.stem}.results.json"
@@ -124,6 +81,7 @@ def run_lesson(
             kernel_name=kernel_name,
             cwd=str(notebook.parent),
             progress_bar=progress,
+            kernel_manager_class=IPCKernelManager,
         )
     except Exception as err:  # any failure is reported, and the course goes on
         error = _describe_failure(err)
@@ -184,37 +142,6 @@ def run_course(
     return runs, run_dir
 
 
-def execute_in_place(path: Path, timeout: int = 900) -> None:
-    """Execute a notebook with nbclient and save it over itself, as JupyterLab's "Run All"
-    would (no papermill parameters, no widget state: :func:`without_widget_views`). Raises
-    ``CellExecutionError``."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", record_timing=False,
-        store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
-    )  # fmt: skip
-    client.execute()
-    nbformat.write(without_widget_views(nb), path)
-
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-def without_widget_views(nb):
-    """The notebook with its outputs' live-widget views dropped, keeping their ``text/plain``
-    (e.g. :class:`aecourse.widgets.Explorer`'s note). Without saved widget state a view can
-    only fail ("widget model not found"); the note says to run the cell."""
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            out.get("data", {}).pop(WIDGET_VIEW, None)
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if "data" not in o or o["data"]]
-    return nb
-
-
 def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -233,7 +160,8 @@ def format_table(runs: list[LessonRun]) -> str:
         lines.append(
             f"{r.lesson:<8}{r.status:<8}{r.seconds:>8.1f}{c.get('optimizer_steps', 0):>8}  "
             f"{c.get('profile', '?'):<8}{c.get('device', '?'):<7}"
-            f"{str(c.get('data_source', '?')):<10}{c.get('device_name', '?')}"
+            f"{str(c.get('data_source') or c.get('photo_source') or '?'):<10}"
+            f"{c.get('device_name', '?')}"
         )
         for name, value in r.metrics.items():
             lines.append(f"{'':<10}{name:<{width}}{_fmt(value)}")

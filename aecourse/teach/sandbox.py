@@ -21,11 +21,13 @@ time limit) every process in it ends, detached ones included: the PID namespace 
 What it does not protect against: a Linux kernel exploit; reading what any user may read of
 the system folders (``/etc``, ``/usr``) and the Python environment; using every CPU core within
 its CPU-time budget; anything the code does to its own outputs inside the sandbox (so points
-never come from the student's own run, see :mod:`aecourse.grading`).
+never come from the student's own run, see :mod:`aecourse.teach.grading`).
 
 Without bubblewrap (not Linux, not installed, or user namespaces disabled) :class:`Sandbox`
-still runs the code, with the limits and a throwaway folder only, and its ``mode`` and
-``description`` say plainly that the code is **not isolated**.
+can still run the code, with the limits and a throwaway folder only; its ``mode`` and
+``description`` then say plainly that the code is **not isolated**, and grading refuses to
+run a submission so unless the instructor asks for it (:data:`HOW_TO_ISOLATE` says how to get
+the isolation instead).
 """
 
 from __future__ import annotations
@@ -34,12 +36,21 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 NOBODY = 65534  # uid and gid of the unprivileged user "nobody" on Debian, Ubuntu, Fedora
+HOW_TO_ISOLATE = (
+    "To isolate submissions, install bubblewrap: on Debian or Ubuntu `sudo apt install "
+    "bubblewrap` (`make autograde` does it when run as root), on Fedora `sudo dnf install "
+    "bubblewrap`, on Arch `sudo pacman -S bubblewrap`. If it is installed but fails, user "
+    "namespaces are off: `sudo sysctl kernel.unprivileged_userns_clone=1` (Debian), or allow "
+    "bwrap in AppArmor (Ubuntu 24.04+), or grade as root. On macOS or Windows, grade inside a "
+    "Linux virtual machine (e.g. WSL 2 on Windows, a Multipass or UTM VM on macOS)."
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,7 @@ class Sandbox:
             self.description = (
                 f"NOT ISOLATED ({why}): the code can read and change every file this user "
                 "can, and use the network; only time, memory, process and file-size limits "
-                "apply. Install bubblewrap (apt install bubblewrap) to isolate it."
+                "apply"
             )
 
     def _detect(self) -> tuple[str, str]:
@@ -157,7 +168,7 @@ class Sandbox:
         env = {"HOME": str(work), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp"} | env  # fmt: skip
         limits = json.dumps(asdict(self.limits))
-        prefix = [sys.executable, "-m", "aecourse.sandbox", limits]
+        prefix = [sys.executable, "-m", "aecourse.teach.sandbox", limits]
         if self.mode != "bubblewrap":
             return [*prefix, str(work), json.dumps(env), "--", *argv]
         inner = argv
@@ -169,12 +180,23 @@ class Sandbox:
         return [*prefix, "-", "{}", "--", *self._bwrap(work), "--clearenv", *setenv, "--", *inner]
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Stop a sandboxed command and everything in it (started with ``start_new_session``:
+    its process group; under bubblewrap its PID namespace dies with it)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.kill()
+    process.wait()
+
+
 def main(argv: list[str]) -> None:
-    """``python -m aecourse.sandbox LIMITS FOLDER ENV -- COMMAND...``: set the limits, then
+    """``python -m aecourse.teach.sandbox LIMITS FOLDER ENV -- COMMAND...``: set the limits, then
     become COMMAND (bubblewrap, or, not isolated, the command itself in FOLDER with ENV)."""
     limits, folder, env, sep, *command = argv
     if sep != "--" or not command:
-        raise SystemExit("usage: python -m aecourse.sandbox LIMITS FOLDER ENV -- COMMAND...")
+        raise SystemExit("usage: python -m aecourse.teach.sandbox LIMITS FOLDER ENV -- COMMAND...")
     _apply_limits(Limits(**json.loads(limits)))
     if folder != "-":  # not isolated: at least a folder of its own and a clean environment
         os.chdir(folder)

@@ -1,15 +1,18 @@
-"""sRGB <-> CIE Lab in torch (D65 white), batched on any device.
+"""Colour spaces in torch, batched on any device: gray (luminance), and sRGB <-> CIE Lab.
 
-Lab separates lightness L (0..100) from two colour axes a* (green-red) and b* (blue-yellow).
-Colorizing in Lab means predicting only a*b* from L: the lightness the photo already has is
-kept exactly, as published colorization methods do. Matches ``skimage.color.rgb2lab``.
+Gray is what a black-and-white photo keeps of a colour photo: the luminance, a weighted sum
+of R, G and B. Lab separates lightness L (0..100) from two colour axes a* (green-red) and b*
+(blue-yellow). Colorizing in Lab means predicting only a*b* from L: the lightness the photo
+already has is kept exactly, as published colorization methods do. Matches
+``skimage.color.rgb2lab`` (D65 white) and PIL's ``convert("L")``.
 """
 
 from __future__ import annotations
 
 import torch
 
-from aecourse.photos import to_gray
+# ITU-R BT.601 luma, the weights PIL uses for mode "L" (and most "grayscale" photos).
+LUMA = (0.299, 0.587, 0.114)
 
 # sRGB (linear) -> XYZ, and the D65 reference white.
 _RGB_TO_XYZ = torch.tensor(
@@ -22,6 +25,13 @@ AB_RANGE = 110.0  # |a*|, |b*| of sRGB colours stay within about 110
 def _check(x: torch.Tensor, channels: int, what: str) -> None:
     if x.dim() != 4 or x.shape[1] != channels:
         raise ValueError(f"Expected {what} of shape (B, {channels}, H, W), got {tuple(x.shape)}.")
+
+
+def to_gray(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) colour in [0, 1] -> (B, 1, H, W) luminance in [0, 1]."""
+    _check(rgb, 3, "colour images")
+    weights = torch.tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * weights).sum(dim=1, keepdim=True)
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -65,7 +75,7 @@ def lab_join(lightness: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def constant_colour(train_rgb: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+def constant_color(train_rgb: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
     """Each photo of ``rgb`` with its own lightness and one colour for all: the mean a*b* of
     ``train_rgb``. It is the best single colour under MSE on a*b*, so a colorizer's skill is
     what it scores above this, not above the gray copy."""
@@ -80,7 +90,7 @@ def constant_colour(train_rgb: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
 def colorize(model: torch.nn.Module, rgb: torch.Tensor, space: str, batch_size: int = 256):
     """Colour predictions (B, 3, H, W) in [0, 1] for the photos ``rgb``, from their gray alone.
 
-    ``space="rgb"``: the model maps the luminance (:func:`aecourse.photos.to_gray`) to RGB.
+    ``space="rgb"``: the model maps the luminance (:func:`to_gray`) to RGB.
     ``space="lab"``: the model maps L to a*b*, joined with the photo's own L (kept exactly).
     """
     if space not in ("rgb", "lab"):

@@ -1,0 +1,87 @@
+"""The Jupyter Book website of the lessons, built offline, in either edition.
+
+:func:`build_book` writes the edition's copies to ``book/lessons/`` and runs Jupyter Book 1.x
+(Sphinx) on ``book/``, with MathJax 3 served from the build itself. The web scripts come from
+npm once (``book/package.json``, :func:`install_web_assets`); the slides and the feedback
+pages use the same copies. Nothing is re-executed unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from aecourse.teach.editions import check_edition, write_edition
+from aecourse.teach.lessons import execute_in_place, reference_env
+
+BOOK_DIR = Path(__file__).resolve().parents[2] / "book"
+# The parts of MathJax 3 (npm alias mathjax3) that the book's pages load, lazily included.
+BOOK_MATHJAX = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "sre")
+
+
+def _tool(name: str) -> str:
+    """A console script of this Python environment (the venv's ``jupyter-book``)."""
+    script = Path(sys.executable).parent / name
+    return str(script) if script.exists() else name
+
+
+def install_web_assets(book_dir: Path = BOOK_DIR) -> Path:
+    """``npm ci`` the scripts of ``book/package.json`` into ``book/node_modules`` when any is
+    missing; returns that folder."""
+    modules = book_dir / "node_modules"
+    wanted = json.loads((book_dir / "package.json").read_text())["dependencies"]
+    if not all((modules / name / "package.json").is_file() for name in wanted):
+        npm = shutil.which("npm")
+        if npm is None:
+            raise FileNotFoundError(
+                "The offline book and slides need npm (Node.js) once, to fetch MathJax, "
+                "reveal.js, require.js and jQuery from the npm registry: install Node.js, then "
+                "run this again."
+            )
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=book_dir, check=True)
+    return modules
+
+
+def _copy_book_mathjax(book_dir: Path) -> None:
+    """MathJax 3 into ``book/_vendor/mathjax`` (``mathjax_path`` in ``_config.yml``)."""
+    source = install_web_assets(book_dir) / "mathjax3" / "es5"
+    target = book_dir / "_vendor" / "mathjax"
+    for part in BOOK_MATHJAX:
+        if not (target / part).exists():
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            copy = shutil.copytree if (source / part).is_dir() else shutil.copyfile
+            copy(source / part, target / part)
+
+
+def book_output(edition: str = "student", book_dir: Path = BOOK_DIR) -> Path:
+    """Where :func:`build_book` puts the edition's HTML."""
+    check_edition(edition)
+    if edition == "student":
+        return book_dir / "_build" / "html"
+    return book_dir / "_build" / "instructor" / "_build" / "html"
+
+
+def build_book(execute: bool = False, book_dir: Path = BOOK_DIR, edition: str = "student") -> Path:
+    """Build the HTML book of ``edition`` from the committed lessons (``execute=True`` re-runs
+    the copies first, with the quick profile on the CPU). Sphinx warnings fail the build.
+    Returns the folder of ``index.html``."""
+    copies = write_edition(book_dir / "lessons", edition)
+    _copy_book_mathjax(book_dir)
+    if execute:
+        with reference_env():
+            for copy in copies:
+                print(f"executing {copy.name}", flush=True)
+                execute_in_place(copy)
+    html = book_output(edition, book_dir)
+    command = [_tool("jupyter-book"), "build", str(book_dir), "--warningiserror", "--keep-going",
+               "--path-output", str(html.parents[1])]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(
+            "The book did not build (Sphinx treats warnings as errors here):\n"
+            + (result.stdout + result.stderr)[-4000:]
+        )
+    return html

@@ -1,0 +1,53 @@
+"""Static review of a student's solution cell: the lines that reach outside its exercise.
+
+A fresh check (:mod:`aecourse.teach.checking`) runs the solution cell in the same process as
+its test, so a solution cell could still tamper with its own check: reach into the import
+system, IPython, builtins, ``sys.modules``, frames, files or processes. Such lines are listed
+for a person to read (the ``review`` column of ``grades.csv``); they do not change the grade.
+"""
+
+from __future__ import annotations
+
+import ast
+
+# Reaching any of these, solution code could change what its own check sees.
+_MODULES = {"os", "sys", "subprocess", "importlib", "builtins", "gc", "inspect", "ctypes",
+            "signal", "threading", "multiprocessing", "socket", "shutil", "pathlib", "io",
+            "atexit", "types", "runpy", "pickle", "marshal", "code", "tempfile", "glob",
+            "IPython", "ipykernel", "traitlets", "urllib", "http", "nbformat", "pty",
+            "resource", "site", "warnings", "unittest", "pytest"}  # fmt: skip
+_CALLS = {"open", "exec", "eval", "compile", "__import__", "globals", "locals", "vars",
+          "getattr", "setattr", "delattr", "get_ipython", "breakpoint", "exit", "quit",
+          "input", "reload"}  # fmt: skip
+_ATTRIBUTES = {"modules", "meta_path", "path_hooks", "settrace", "setprofile", "_getframe",
+               "f_back", "f_globals", "f_locals", "__globals__", "__builtins__", "__code__",
+               "__subclasses__", "__import__", "events", "input_transformers_post",
+               "input_transformers_cleanup", "set_custom_exc", "register_magic_function",
+               "ast_transformers", "system", "popen", "remove", "unlink", "rmtree",
+               "checks", "__file__", "stdout", "stderr", "excepthook", "reload"}  # fmt: skip
+
+
+def review_flags(code: str) -> list[str]:
+    """Lines of solution code that reach outside the exercise, e.g. "line 3: imports os"."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []  # it does not run, so it cannot tamper
+    flags = []
+    for node in ast.walk(tree):
+        what = None
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names]
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + names
+            hit = [n for n in names if n.split(".")[0] in _MODULES]
+            what = f"imports {', '.join(hit)}" if hit else None
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            what = f"calls {node.func.id}()" if node.func.id in _CALLS else None
+        elif isinstance(node, ast.Attribute) and node.attr in _ATTRIBUTES:
+            what = f"uses .{node.attr}"
+        elif isinstance(node, ast.Name) and node.id in {"__builtins__", "__loader__"}:
+            what = f"uses {node.id}"
+        if what:
+            flags.append(f"line {node.lineno}: {what}")
+    return sorted(set(flags), key=lambda f: int(f.split()[1].rstrip(":")))
