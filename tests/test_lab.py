@@ -21,7 +21,7 @@ def test_as_a_user_it_adds_nothing_and_says_nothing(tmp_path, monkeypatch):
 
 def test_kernels_talk_over_sockets_out_of_the_learners_sight(tmp_path):
     command, env, _ = learner_lab_command(tmp_path / "work")
-    assert "--KernelManager.transport=ipc" in command
+    assert "--KernelManager.transport=ipc" in command and "--ServerApp.log_level=WARN" in command
     (ip,) = [a.split("=", 1)[1] for a in command if a.startswith("--KernelManager.ip=")]
     assert "/.jupyter/" in ip or "aecourse-lab-" in ip  # not among the learner's notebooks
     config = json.loads(

@@ -272,7 +272,8 @@ def autograde(
     if not students:
         raise FileNotFoundError(f"No student folders in {submissions}.")
     out = Path(out) if out else root / "grades"
-    print(f"Grading {len(students)} students, each notebook {sandbox.description}.", flush=True)
+    who = f"{len(students)} student{'' if len(students) == 1 else 's'}"
+    print(f"Grading {who}, each notebook {sandbox.description}.", flush=True)
     sent = sorted({_lesson_of(f, lessons) for s in students for f in s.glob("*.ipynb")} - {None})
     scratch = Path(tempfile.mkdtemp(prefix="aecourse-grade-"))
     paths = private_paths(scratch, submissions, root, out)

@@ -22,6 +22,8 @@ LEARNER_LAB_ARGS = (
     "--LabApp.news_url=None",
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     "--KernelManager.transport=ipc",  # Unix sockets: nothing listens on a port
+    "--ServerApp.log_level=WARN",  # the address to open and real problems, not each extension
+    "--LabApp.log_level=WARN",
 )
 ROOT_NOTE = (
     "Running as root (a container or cloud machine?): added --allow-root, without which "
