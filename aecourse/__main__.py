@@ -3,10 +3,11 @@
 python -m aecourse run [--profile quick|full] [--lessons 01 03 ...] [--out DIR]
                       [--data-source sample|full|auto] [--photo-source shipped|DIR ...]
 python -m aecourse refresh [--lessons 01 ...]   # maintainers: rewrite committed outputs
-python -m aecourse release [--lessons 01 ...] [--course classroom]   # student versions
+python -m aecourse release [--lessons 01 ...] [--steps STEP ...] [--course classroom]
 python -m aecourse autograde SUBMISSIONS [--course classroom] [--out DIR] [--timeout S]
                                           [--workers N] [--without-isolation]
 python -m aecourse lab [--workspace work]    # JupyterLab on the learner's own copies
+python -m aecourse check NOTEBOOK            # the learner: which graded steps pass so far
 python -m aecourse book [--execute] [--edition student|instructor]   # Jupyter Book HTML
 python -m aecourse slides [--lessons 01 ...] [--edition student|instructor]   # reveal.js
 """
@@ -70,7 +71,7 @@ def _refresh(args: argparse.Namespace) -> int:
 def _release(args: argparse.Namespace) -> int:
     from aecourse.teach.release import release
 
-    for path in release(args.lessons, course=args.course):
+    for path in release(args.lessons, course=args.course, steps=args.steps):
         print(f"released {path}")
     print("Hand these notebooks out; collect them as SUBMISSIONS/<student_id>/<notebook>.")
     return 0
@@ -118,6 +119,13 @@ def _lab(args: argparse.Namespace) -> int:
         return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from aecourse.steps.notebook import check_notebook
+
+    _, rows = check_notebook(args.notebook)
+    return 0 if all(r["status"] == "passes" for r in rows) else 1
+
+
 def _book(args: argparse.Namespace) -> int:
     from aecourse.teach.book import build_book
 
@@ -161,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     rel = sub.add_parser("release", help="student versions of the lessons (nbgrader)")
     rel.add_argument("--lessons", nargs="+", metavar="NN")
     rel.add_argument("--course", **course)
+    rel.add_argument("--steps", nargs="+", metavar="STEP",
+                     help="grade only these build steps (the others are shown solved)")  # fmt: skip
     rel.set_defaults(func=_release)
 
     grade = sub.add_parser("autograde", help="grade SUBMISSIONS/<student>/*.ipynb (nbgrader)")
@@ -168,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--course", **course)
     grade.add_argument("--out", type=Path, help="grades.csv and feedback (default COURSE/grades)")
     grade.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
-    workers = f"students graded at a time (default {WORKERS}: CPU cores / 2)"
+    workers = f"students graded at a time (default {WORKERS}: one per CPU core)"
     grade.add_argument("--workers", type=int, default=WORKERS, help=workers)
     grade.add_argument(
         "--without-isolation", action="store_true",
@@ -181,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--workspace", type=Path, default=Path("work"), help="default: work")
     lab.add_argument("lab_args", nargs="*", help="passed on to jupyter lab (after --)")
     lab.set_defaults(func=_lab)
+
+    check = sub.add_parser("check", help="your notebook's graded steps: visible checks, points")
+    check.add_argument("notebook", type=Path, help="e.g. work/01_linear_autoencoder.ipynb")
+    check.set_defaults(func=_check)
 
     editions = "student (default): exercises without solutions; instructor: with them"
     edition = dict(choices=EDITIONS, default="student", help=editions)

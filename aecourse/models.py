@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 
 import torch
@@ -24,31 +23,67 @@ def check_image_batch(x: torch.Tensor, shape: tuple[int, ...], model: str) -> No
         )
 
 
-class LinearAutoencoder(nn.Module):
-    """Encoder and decoder are single linear maps, with no non-linearity in between.
+class LinearEncoder(nn.Module):
+    """Lesson 01's encoder: a 1x28x28 image to a code of ``latent_dim`` numbers, one linear map.
 
-    With a mean-squared-error loss the best such model spans the same subspace as PCA with
-    ``latent_dim`` components, which Lesson 01 uses as a yardstick.
+    The lesson builds it in its cells; this copy (the same code, tested so) is what the
+    lesson's checks compare with, and what a learner stuck on that step can import.
     """
 
-    def __init__(self, latent_dim: int = 32, input_shape: tuple[int, ...] = MNIST_SHAPE):
+    def __init__(self, latent_dim: int):
         super().__init__()
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
-        self.input_shape = tuple(input_shape)
-        self.latent_dim = latent_dim
-        n_pixels = math.prod(self.input_shape)
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(n_pixels, latent_dim))
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, n_pixels), nn.Unflatten(1, self.input_shape)
-        )
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, self.input_shape, type(self).__name__)
-        return self.encoder(x)
+        self.flatten = nn.Flatten()
+        self.linear = nn.Linear(28 * 28, latent_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encode(x))
+        return self.linear(self.flatten(x))
+
+
+class LinearDecoder(nn.Module):
+    """Lesson 01's decoder: a code of ``latent_dim`` numbers back to a 1x28x28 image."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(latent_dim, 28 * 28)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.linear(z).view(-1, 1, 28, 28)
+
+
+class LinearAutoencoder(nn.Module):
+    """Lesson 01's model: encoder and decoder are single linear maps, nothing in between.
+
+    With a mean-squared-error loss the best such model spans the same subspace as PCA with
+    ``latent_dim`` components, which Lesson 01 uses as a yardstick. A tensor of the wrong
+    shape fails with advice (:func:`check_image_batch`).
+    """
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.encoder = LinearEncoder(latent_dim)
+        self.decoder = LinearDecoder(latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_image_batch(x, (1, 28, 28), "LinearAutoencoder")
+        return self.decoder(self.encoder(x))
+
+
+class TiedLinearAutoencoder(nn.Module):
+    """Lesson 01's last step: PCA's shape, one weight matrix for both directions.
+
+    The encoder uses ``weight`` (latent_dim x 784) as it is, the decoder its transpose; each
+    has its own bias. Half the parameters of :class:`LinearAutoencoder`.
+    """
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(latent_dim, 28 * 28) / 28)
+        self.encoder_bias = nn.Parameter(torch.zeros(latent_dim))
+        self.decoder_bias = nn.Parameter(torch.zeros(28 * 28))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = x.flatten(1) @ self.weight.T + self.encoder_bias
+        return (z @ self.weight + self.decoder_bias).view(-1, 1, 28, 28)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -56,36 +91,58 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _conv_block(c_in: int, c_out: int, transpose: bool = False) -> nn.Sequential:
-    """A 3x3 stride-2 (transposed) convolution, BatchNorm and ReLU: halves or doubles H, W."""
-    conv = (
-        nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)
-        if transpose
-        else nn.Conv2d(c_in, c_out, 3, stride=2, padding=1)
-    )
-    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
+class DenoisingEncoder(nn.Module):
+    """Lesson 02's encoder: two 3x3 stride-2 convolutions, each followed by BatchNorm and ReLU,
+    take a 1x28x28 image to 64 feature maps of 7x7 (the code)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, 32, 3, stride=2, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class DenoisingDecoder(nn.Module):
+    """Lesson 02's decoder: two transposed convolutions double 7x7 to 14x14 to 28x28; a sigmoid
+    keeps the pixels in [0, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)
 
 
 class DenoisingAutoencoder(nn.Module):
-    """A small convolutional autoencoder for 28x28 digits: 1x28x28 -> 64x7x7 -> 1x28x28.
+    """Lesson 02's model, a small convolutional autoencoder: 1x28x28 -> 64x7x7 -> 1x28x28.
 
     BatchNorm after each convolution keeps it from collapsing to a constant image, which the
     same network without BatchNorm (ReLU, sigmoid output, MSE) did for 2 of 3 seeds at noise
     std 0.3-0.5.
     """
 
-    def __init__(self, channels: tuple[int, int] = (32, 64)):
+    def __init__(self):
         super().__init__()
-        c1, c2 = channels
-        self.encoder = nn.Sequential(_conv_block(1, c1), _conv_block(c1, c2))
-        self.decoder = nn.Sequential(
-            _conv_block(c2, c1, transpose=True),
-            nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),
-            nn.Sigmoid(),
-        )
+        self.encoder = DenoisingEncoder()
+        self.decoder = DenoisingDecoder()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, MNIST_SHAPE, type(self).__name__)
+        check_image_batch(x, (1, 28, 28), "DenoisingAutoencoder")
         return self.decoder(self.encoder(x))
 
 

@@ -18,10 +18,11 @@ def _check_level(name: str, value: float, low: float = 0.0, high: float = 1.0) -
 def gaussian_noise(
     x: torch.Tensor, std: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Add N(0, std^2) to every pixel and clip back to [0, 1]."""
-    _check_level("Gaussian noise std", std)
+    """Add N(0, std^2) to every pixel and clip back to [0, 1] (Lesson 02's first step)."""
+    if not 0.0 <= std <= 1.0:
+        raise ValueError(f"Gaussian noise std must be between 0.0 and 1.0, got {std}.")
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return (x + std * noise).clamp_(0.0, 1.0)
+    return (x + std * noise).clamp(0.0, 1.0)
 
 
 def salt_and_pepper(
@@ -38,7 +39,9 @@ def salt_and_pepper(
 def masking_noise(
     x: torch.Tensor, fraction: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Set a random fraction of the pixels to 0 (Vincent et al.'s masking noise)."""
-    _check_level("masking fraction", fraction)
+    """Set a random fraction of the pixels to 0 (Vincent et al.'s masking noise; Lesson 02's
+    last step)."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"masking fraction must be between 0.0 and 1.0, got {fraction}.")
     keep = torch.rand(x.shape, generator=generator, device=x.device) >= fraction
     return x * keep

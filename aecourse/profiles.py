@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # torch is imported where a device is chosen: the command lin
     import torch
 
 PROFILES = ("quick", "full", "grading")
-ON_REFERENCE_THREADS = ("quick", "grading")  # profiles that compute on REFERENCE_THREADS
 DATA_SOURCES = ("sample", "full", "auto")
 DEVICES = ("cuda", "mps", "cpu")
 
@@ -55,15 +54,19 @@ def choose_device(requested: str | None = None) -> torch.device:
 # quick profile on a CPU always computes on this many: the same seed then prints the same
 # numbers in JupyterLab, papermill and nbval on any machine of the same CPU kind.
 REFERENCE_THREADS = 2
+# The grading profile runs one student's notebook per core (a class is graded in parallel):
+# two threads per notebook on a 2-core machine graded two at a time would fight for the cores.
+GRADING_THREADS = 1
+PINNED_THREADS = {"quick": REFERENCE_THREADS, "grading": GRADING_THREADS}
 
 
 def pin_cpu_threads(profile: str, device: torch.device) -> int:
-    """Set torch's CPU threads to :data:`REFERENCE_THREADS` for the quick (and grading)
-    profile on a CPU; return the number of threads in force."""
+    """Set torch's CPU threads for the quick profile (:data:`REFERENCE_THREADS`) and the
+    grading profile (:data:`GRADING_THREADS`) on a CPU; return the number in force."""
     import torch
 
-    if profile in ON_REFERENCE_THREADS and device.type == "cpu":
-        torch.set_num_threads(REFERENCE_THREADS)
+    if profile in PINNED_THREADS and device.type == "cpu":
+        torch.set_num_threads(PINNED_THREADS[profile])
     return torch.get_num_threads()
 
 

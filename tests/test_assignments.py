@@ -6,6 +6,8 @@ import copy
 import nbformat
 import pytest
 
+from aecourse.steps import find_step
+from aecourse.teach.judging import step_calls
 from aecourse.teach.lessons import LESSONS_DIR, find_lessons
 from aecourse.teach.markup import exercises, graded_cells, setup_source, solution_lines
 from aecourse.teach.release import AssignmentError, find_leaks, release
@@ -25,7 +27,11 @@ def test_every_lesson_has_a_graded_exercise_with_hidden_tests():
         points = graded_cells(nb)
         assert points and all(p > 0 for p in points.values()), path.name
         text = "\n".join(c.source for c in nb.cells)
-        assert "### BEGIN SOLUTION" in text and "### BEGIN HIDDEN TESTS" in text, path.name
+        assert "### BEGIN SOLUTION" in text, path.name
+        for exercise in exercises(nb):  # hidden tests in the cell, or a step's hidden cases
+            steps = step_calls(exercise.visible)
+            hidden = [c for s, _ in steps for c in find_step(s).cases if c.hidden]
+            assert exercise.hidden.strip() or hidden, (path.name, exercise.test_id)
         assert solution_lines(nb), path.name
 
 
@@ -82,7 +88,10 @@ def test_every_lesson_has_one_exercise_per_test_cell_and_setup_cells():
             k for k, v in graded_cells(nb).items() if v
         ], path.name  # fmt: skip
         for exercise in found:
-            assert exercise.hidden.strip() and "BEGIN HIDDEN" not in exercise.visible
+            hidden = [c for s, _ in step_calls(exercise.visible) for c in find_step(s).cases
+                      if c.hidden]  # fmt: skip
+            assert exercise.hidden.strip() or hidden, (path.name, exercise.test_id)
+            assert "BEGIN HIDDEN" not in exercise.visible
         setup = setup_source(nb)
         assert "import aecourse" in setup and "profile = None" in setup
 
@@ -109,3 +118,16 @@ def test_the_student_edition_shows_every_cell_as_released(course):
         handed_out = nbformat.read(released[path.stem], as_version=4)
         expected = [without_nbval_marks(c.source) for c in handed_out.cells]
         assert [c.source for c in student.cells] == expected, path.name
+
+
+def test_a_subset_of_steps_is_graded_and_the_other_steps_are_shown_solved(tmp_path):
+    (path,) = release(course=tmp_path, steps=["linear_encoder", "train_epoch"])
+    assert path.name == "01_linear_autoencoder.ipynb"
+    source = nbformat.read(tmp_path / "source" / path.stem / path.name, as_version=4)
+    assert graded_cells(source) == {"linear_encoder": 2, "train_epoch": 3}  # what grading reads
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    assert "self.linear = nn.Linear(latent_dim, 28 * 28)" in text  # the decoder, shown solved
+    assert 'check_step("linear_decoder", LinearDecoder)' in text  # its check still runs
+    assert "self.flatten = nn.Flatten()" not in text and text.count("NotImplementedError()") == 3
+    with pytest.raises(AssignmentError, match="No step 'no_such_step'; the steps are"):
+        release(course=tmp_path / "other", steps=["no_such_step"])

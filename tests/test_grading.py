@@ -403,9 +403,14 @@ def test_grades_json_and_csv_agree(course, tmp_path):
     autograde(subs, course=root / "classroom", out=tmp_path / "grades")
     rows = json.loads((tmp_path / "grades" / "grades.json").read_text())
     assert [(r["student"], r["score"]) for r in rows] == [("a", 2.0), ("b", 0.0)]
+    cases = [
+        {"name": "visible check", "hidden": False, "points": [1, 1], "result": "passed"},
+        {"name": "hidden tests", "hidden": True, "points": [1, 1], "result": "passed"},
+    ]
     assert rows[0]["exercises"] == [{"grade_id": "noise_test", "points": 2, "max_points": 2,
                                      "found": "cell 4", "parts": {"test": [1, 1], "hidden": [1, 1]},
-                                     "test": "passed", "hidden": "passed"}]  # fmt: skip
+                                     "test": "passed", "hidden": "passed",
+                                     "cases": cases}]  # fmt: skip
     assert "NotImplementedError" in rows[1]["exercises"][0]["test"]
 
 

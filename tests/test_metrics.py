@@ -24,6 +24,16 @@ def test_pca_mse_falls_with_more_components(mnist):
     assert errors[0] > errors[1] > errors[2] > 0
 
 
+def test_a_refit_on_the_same_images_reuses_the_decomposition_but_not_on_changed_ones(mnist):
+    x = mnist.train.x[:300].clone()
+    first = fit_pca(x, 5).components
+    assert torch.equal(fit_pca(x, 5).components, first)  # the kept decomposition: same numbers
+    x[:, :, :5] = 1.0  # changed in place: its version moves on, so it is fitted afresh
+    changed = fit_pca(x, 5).components
+    fresh = fit_pca(x.clone(), 5).components  # another tensor: no kept decomposition
+    assert torch.equal(changed, fresh) and not torch.allclose(changed.abs(), first.abs())
+
+
 def test_pca_reconstruction_shape_and_range_errors(mnist):
     pca = fit_pca(mnist.train.x, 4)
     assert pca.reconstruct(mnist.val.x[:3]).shape == (3, 1, 28, 28)

@@ -10,6 +10,9 @@ from aecourse.models import (
     ConvColorizer,
     DenoisingAutoencoder,
     LinearAutoencoder,
+    LinearDecoder,
+    LinearEncoder,
+    TiedLinearAutoencoder,
     count_parameters,
 )
 from aecourse.noise import gaussian_noise
@@ -19,14 +22,31 @@ from aecourse.train import fit, seed_everything
 def test_shapes_and_parameter_count():
     model = LinearAutoencoder(latent_dim=16)
     x = torch.rand(3, 1, 28, 28)
-    assert model.encode(x).shape == (3, 16)
+    assert model.encoder(x).shape == (3, 16)
     assert model(x).shape == x.shape
     assert count_parameters(model) == 784 * 16 + 16 + 16 * 784 + 784
 
 
-def test_other_input_shapes():
-    model = LinearAutoencoder(latent_dim=4, input_shape=(3, 8, 8))
-    assert model(torch.rand(2, 3, 8, 8)).shape == (2, 3, 8, 8)
+def test_encoder_and_decoder_are_the_autoencoders_halves():
+    torch.manual_seed(0)
+    model = LinearAutoencoder(latent_dim=5)
+    x = torch.rand(4, 1, 28, 28)
+    z = model.encoder(x)
+    assert isinstance(model.encoder, LinearEncoder) and isinstance(model.decoder, LinearDecoder)
+    linear = model.encoder.linear
+    assert torch.allclose(z, x.flatten(1) @ linear.weight.T + linear.bias)
+    assert torch.equal(model(x), model.decoder(z))
+
+
+def test_tied_autoencoder_shares_one_weight():
+    torch.manual_seed(0)
+    model = TiedLinearAutoencoder(latent_dim=6)
+    x = torch.rand(2, 1, 28, 28)
+    assert model(x).shape == x.shape
+    assert [tuple(p.shape) for p in model.parameters()] == [(6, 784), (6,), (784,)]
+    w = model.weight.detach()
+    expected = (x.flatten(1) @ w.T + model.encoder_bias) @ w + model.decoder_bias
+    assert torch.allclose(model(x), expected.view(2, 1, 28, 28))
 
 
 @pytest.mark.parametrize(
@@ -36,11 +56,6 @@ def test_other_input_shapes():
 def test_wrong_input_shape_says_what_to_do(shape, hint):
     with pytest.raises(ValueError, match=rf"expects .*\(B, 1, 28, 28\).*{hint}"):
         LinearAutoencoder(8)(torch.rand(*shape))
-
-
-def test_latent_size_must_be_positive():
-    with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
-        LinearAutoencoder(0)
 
 
 def test_denoising_autoencoder_shapes():

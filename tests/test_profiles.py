@@ -75,16 +75,17 @@ def test_the_grading_profile_uses_the_quick_data_and_cuts_training(monkeypatch):
     assert all(g < q for g, q in zip(grading.crops, quick.crops, strict=True))
 
 
-@pytest.mark.parametrize("profile", ["quick", "grading"])
-def test_the_cpu_profiles_compute_on_the_reference_threads(profile):
-    from aecourse.profiles import REFERENCE_THREADS, pin_cpu_threads
+@pytest.mark.parametrize(("profile", "threads"), [("quick", 2), ("grading", 1)])
+def test_the_cpu_profiles_compute_on_their_pinned_threads(profile, threads):
+    """quick: the committed outputs' 2 threads; grading: one notebook per core."""
+    from aecourse.profiles import pin_cpu_threads
 
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(1)
-        assert pin_cpu_threads(profile, torch.device("cpu")) == REFERENCE_THREADS
-        torch.set_num_threads(1)
-        assert pin_cpu_threads("full", torch.device("cpu")) == 1  # full leaves the machine's
+        torch.set_num_threads(3)
+        assert pin_cpu_threads(profile, torch.device("cpu")) == threads
+        torch.set_num_threads(3)
+        assert pin_cpu_threads("full", torch.device("cpu")) == 3  # full leaves the machine's
     finally:
         torch.set_num_threads(before)
 

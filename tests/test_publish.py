@@ -18,9 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from aecourse.steps import LESSON_MODULES, lesson_steps
 from aecourse.teach import EDITIONS
 from aecourse.teach.book import build_book, install_web_assets
 from aecourse.teach.editions import edition_copy, student_workspace
+from aecourse.teach.judging import step_calls
 from aecourse.teach.lessons import LESSONS_DIR, WIDGET_VIEW, find_lessons
 from aecourse.teach.markup import STUB, exercises, solution_lines, student_source
 from aecourse.teach.slides import HEADING, build_slides, mark_slides, slide_type, split_at_headings
@@ -104,12 +106,14 @@ def test_editions_of_every_lesson():
 
 def test_the_learners_copy_checks_an_answer_with_its_visible_test():
     """In the student edition the stub fails its test cell and the right answer passes it, run
-    as a learner would: the lesson's parameter and import cells, the exercise, its test."""
+    as a learner would: the lesson's parameter and import cells, the answers before it, the
+    exercise, its test."""
     for path in LESSONS:
         source = _source(path)
         student = edition_copy(source, "student")
         tagged = [c.source for c in student.cells
                   if {"parameters", "imports"} & set(c.metadata.get("tags", []))]  # fmt: skip
+        earlier = []  # a lesson's steps build on the ones before (the autoencoder on its encoder)
         for exercise in exercises(source):
             index = {c.metadata.get("nbgrader", {}).get("grade_id"): i
                      for i, c in enumerate(source.cells)}  # fmt: skip
@@ -119,7 +123,7 @@ def test_the_learners_copy_checks_an_answer_with_its_visible_test():
                                .splitlines() if "### " not in x)  # fmt: skip
             assert STUB[1] in stub and test.strip() == exercise.visible.replace(
                 "# NBVAL_CHECK_OUTPUT", "").strip()  # fmt: skip
-            script = "\n".join(tagged) + (
+            script = "\n".join(tagged + [f"exec({a!r})" for a in earlier]) + (
                 f"\ntry:\n    exec({stub!r})\n    exec({test!r})\nexcept Exception as err:\n"
                 f"    print('STUB FAILS:', type(err).__name__, err)\nexec({answer!r})\n"
                 f"exec({test!r})\n"
@@ -129,7 +133,10 @@ def test_the_learners_copy_checks_an_answer_with_its_visible_test():
             result = subprocess.run([sys.executable, "-c", script], capture_output=True,
                                     text=True, env=env, cwd=LESSONS_DIR, timeout=300)  # fmt: skip
             assert result.returncode == 0, (path.name, result.stderr[-2000:])
-            assert "STUB FAILS" in result.stdout and "Correct" in result.stdout, path.name
+            steps = step_calls(exercise.visible)
+            passed = f"✓ {steps[0][1]}: " if steps else "Correct"  # a build step, or a check
+            assert "STUB FAILS" in result.stdout and passed in result.stdout, path.name
+            earlier.append(answer)
 
 
 def test_student_workspace_never_overwrites_a_learners_copy(tmp_path):
@@ -278,6 +285,11 @@ def test_book_has_every_lesson_page_with_its_figures(books):
         assert (books["student"] / page).is_file(), page
     instructors = (books["student"] / "instructors.html").read_text()
     assert "Classroom assignments" in instructors and "Slides" in instructors
+    steps = (books["student"] / "graded-steps.html").read_text()  # written from aecourse.steps
+    for lesson in LESSON_MODULES:
+        for step in lesson_steps(lesson):
+            assert f'<span class="pre">{step.id}</span>' in steps, step.id
+    assert "--steps linear_encoder" in steps
     index = (books["student"] / "intro.html").read_text()
     for path in LESSONS:  # the lesson table links to each lesson
         assert f'href="lessons/{path.stem}.html"' in index, path.stem

@@ -7,8 +7,9 @@ Lesson 01 three times):
 * ``learner`` works in the copies ``make lab`` gives (the student edition, the same as the
   book's download: no nbgrader metadata) and types each exercise's answer into its cell;
 * ``untouched`` hands in nbgrader's released notebooks as they came;
-* ``partial`` hands in Lesson 01 only, from the same copy, with an answer that passes the
-  visible check and fails the hidden tests (it only works for the latent size it was shown).
+* ``partial`` hands in Lesson 01 only, from the same copy, with the encoder right and a tied
+  autoencoder that passes its visible cases and fails the hidden ones (it only works for the
+  latent size it was shown); the other steps are left as released.
 """
 
 import csv
@@ -29,7 +30,7 @@ SANDBOX = Sandbox()
 pytestmark = pytest.mark.skipif(SANDBOX.mode != "bubblewrap", reason=SANDBOX.description)
 KEPT = Path(__file__).resolve().parents[1] / "build" / "grading"  # the last run's tables
 LESSONS = find_lessons(LESSONS_DIR)
-# Right for the latent size of the visible check (8) only: the hidden tests use 3.
+# Right for the latent size of the visible cases (8) only: the hidden ones use 3.
 ONLY_FOR_EIGHT = """\
 class TiedLinearAutoencoder(nn.Module):
     def __init__(self, latent_dim: int):
@@ -73,7 +74,10 @@ def graded(tmp_path_factory):
         nbformat.write(nbformat.read(released[path.stem], as_version=4),
                        subs / "untouched" / path.name)  # fmt: skip
     first = LESSONS[0]
-    partial = answer_in(copies[first.stem], {"TiedLinearAutoencoder": ONLY_FOR_EIGHT})
+    encoder = next(e for e in exercises(nbformat.read(first, as_version=4))
+                   if e.names == ("LinearEncoder",))  # fmt: skip
+    partial = answer_in(copies[first.stem], {"LinearEncoder": typed_answer(encoder.solution),
+                                             "TiedLinearAutoencoder": ONLY_FOR_EIGHT})  # fmt: skip
     nbformat.write(partial, subs / "partial" / first.name)
     out = root / "grades"
     grades = autograde(subs, course=root / "classroom", out=out)
@@ -90,10 +94,10 @@ def test_the_learners_own_copy_grades_full_marks_and_the_untouched_release_zero(
         full = sum(graded_cells(nbformat.read(path, as_version=4)).values())
         good, blank = rows["learner", path.stem], rows["untouched", path.stem]
         assert (good.status, good.score, good.max_score, good.review) == ("graded", full, full, "")
-        assert all(e["test"] == e["hidden"] == "passed" for e in good.exercises), good
+        assert all(c["result"] == "passed" for e in good.exercises for c in e["cases"]), good
         assert good.problems == "", good.problems  # every cell ran in the grading profile
         assert (blank.status, blank.score, blank.max_score) == ("graded", 0, full), blank
-        assert "NotImplementedError" in blank.exercises[0]["test"]
+        assert "NotImplementedError" in blank.exercises[0]["cases"][0]["result"]
         assert float(table["learner", path.stem]["score"]) == full
         assert float(table["untouched", path.stem]["score"]) == 0
         page = (out / "feedback" / "learner" / f"{path.stem}.html").read_text()
@@ -104,15 +108,19 @@ def test_partly_right_scores_in_between_and_not_handed_in_reads_not_submitted(gr
     rows, out = graded
     first = LESSONS[0].stem
     partial = rows["partial", first]
-    assert (partial.status, partial.score, partial.max_score) == ("graded", 1, 2)
-    (exercise,) = partial.exercises
-    assert exercise["test"] == "passed" and "parameters" in exercise["hidden"], exercise
-    assert exercise["parts"] == {"test": [1, 1], "hidden": [0, 1]}
+    assert (partial.status, partial.score, partial.max_score) == ("graded", 3, 14)
+    steps = {e["grade_id"]: e for e in partial.exercises}
+    assert steps["linear_encoder"]["points"] == 2 and steps["linear_decoder"]["points"] == 0
+    tied = steps["tied_autoencoder"]
+    assert [c["hidden"] for c in tied["cases"]] == [False] * 3 + [True] * 3
+    assert [c["points"] for c in tied["cases"]] == [[1 / 3, 1 / 3]] * 3 + [[0, 1 / 3]] * 3
+    assert all(c["result"] == "passed" for c in tied["cases"][:3])
+    assert all("parameters are shaped" in c["result"] for c in tied["cases"][3:]), tied
     with open(out / "grades.csv") as f:
         table = {(r["student"], r["lesson"]): r for r in csv.DictReader(f)}
     with open(out / "nbgrader_grades.csv") as f:
         export = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
-    assert float(export["partial", first]["score"]) == 1
+    assert float(export["partial", first]["score"]) == 3
     for path in LESSONS[1:]:
         row = table["partial", path.stem]
         assert (row["status"], row["score"]) == ("not submitted", ""), row
@@ -138,7 +146,7 @@ def test_feedback_shows_the_figures_and_each_checks_message_before_its_folded_tr
     assert "Traceback" not in message.group(1) and len(message.group(1).splitlines()) <= 2
     assert "During handling of the above exception" not in blank  # no chained traceback
     half = (out / "feedback" / "partial" / f"{first.stem}.html").read_text()
-    assert "1 of 2 points" in half and "hidden tests" in half and "0 of 1" in half
+    assert "3 of 14 points" in half and "(hidden)" in half and "0 of 0.333" in half
 
 
 def test_feedback_typesets_its_math_offline(graded, browser):

@@ -36,7 +36,7 @@ def test_fit_is_deterministic_with_a_seed(digits):
     for _ in range(2):
         torch.manual_seed(1)
         model = LinearAutoencoder(8)
-        runs.append((_fit(model, digits, seed=5), model.decoder[0].weight.detach().clone()))
+        runs.append((_fit(model, digits, seed=5), model.decoder.linear.weight.detach().clone()))
     assert runs[0][0] == runs[1][0]
     assert torch.equal(runs[0][1], runs[1][1])
 

@@ -97,7 +97,7 @@ def test_fit_many_refuses_what_it_cannot_do(digits, mnist):
 def test_fit_many_stops_on_a_non_finite_loss_and_names_the_model(digits, mnist):
     labels = mnist.train.y[:512]
     models = _linear_models([4, 4])
-    models[1].decoder[0].bias.data.fill_(float("inf"))
+    models[1].decoder.linear.bias.data.fill_(float("inf"))
     with pytest.raises(NonFiniteLossError, match=r"Model 1: The loss became .* at epoch 1"):
         fit_many(models, digits, [labels == 0, labels == 1], epochs=1, batch_size=16,
                  progress=False)  # fmt: skip

@@ -25,5 +25,5 @@ import os
 
 COURSE_DIR = "classroom"  # nbgrader's course folder: source/, release/, gradebook.db
 CELL_TIMEOUT = 300  # seconds per cell of a graded notebook's run (the longest lesson cell ~90)
-WORKERS = max(1, (os.cpu_count() or 2) // 2)  # students graded at a time: each uses 2 threads
+WORKERS = os.cpu_count() or 1  # notebooks graded at a time: each computes on one thread
 EDITIONS = ("student", "instructor")

@@ -64,11 +64,64 @@ def book_output(edition: str = "student", book_dir: Path = BOOK_DIR) -> Path:
     return book_dir / "_build" / "instructor" / "_build" / "html"
 
 
+STEPS_PAGE = "graded-steps.md"  # written by each build from aecourse.steps: never stale
+
+
+def steps_page() -> str:
+    """The book's page for instructors: every graded build step of every lesson, its points and
+    cases, and how to set an assignment from some of them."""
+    from aecourse.steps import LESSON_MODULES, lesson_steps
+
+    lines = [
+        "# Graded steps",
+        "",
+        "Each lesson's graded exercises are the steps that build its model, its training or its",
+        "evaluation. A step's points are split evenly over its cases: the visible ones run in",
+        "the lesson (the learner sees them pass or fail, with a hint), the hidden ones only at",
+        "grading, on other inputs. A step is found by the name the learner's cell defines,",
+        "wherever that cell is in the notebook.",
+        "",
+    ]
+    total = 0.0
+    for lesson in LESSON_MODULES:
+        steps = lesson_steps(lesson)
+        points = sum(s.points for s in steps)
+        total += points
+        lines += [f"## Lesson {lesson}: {len(steps)} steps, {points:g} points", "",
+                  "| step | the learner writes | what it is | points | cases (visible + hidden) |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for s in steps:
+            shown = len(s.visible())
+            lines.append(f"| `{s.id}` | `{s.name}` | {s.title} | {s.points:g} | "
+                         f"{shown} + {len(s.cases) - shown} |")  # fmt: skip
+        lines.append("")
+    lines += [
+        f"In all: {total:g} points in steps. Lessons without steps here still grade their",
+        "exercise as before.",
+        "",
+        "## An assignment from some of the steps",
+        "",
+        "`make release` releases every lesson with all its steps. To grade only some steps,",
+        "name them; each other step of those lessons is then shown solved in the learner's",
+        "notebook (its check still runs, for no points), and only the lessons that have one",
+        "of the steps are released:",
+        "",
+        "```",
+        'make release ARGS="--steps linear_encoder linear_decoder train_epoch"',
+        'make release ARGS="--lessons 01"        # one whole lesson',
+        "```",
+        "",
+        "Grading (`make autograde`) reads what was released, so it grades the same subset.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def build_book(execute: bool = False, book_dir: Path = BOOK_DIR, edition: str = "student") -> Path:
     """Build the HTML book of ``edition`` from the committed lessons (``execute=True`` re-runs
     the copies first, with the quick profile on the CPU). Sphinx warnings fail the build.
     Returns the folder of ``index.html``."""
     copies = write_edition(book_dir / "lessons", edition)
+    (book_dir / STEPS_PAGE).write_text(steps_page())
     _copy_book_mathjax(book_dir)
     if execute:
         with reference_env():

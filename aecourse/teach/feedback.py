@@ -131,23 +131,24 @@ def summary(grade, isolated: bool, run_note: str) -> str:
     rows = []
     for exercise in grade.exercises:
         found = exercise.get("found") or "not found"
-        for part, label in (("test", "visible check"), ("hidden", "hidden tests")):
-            if part not in exercise.get("parts", {}):
-                continue
-            got, of = exercise["parts"][part]
+        for case in exercise.get("cases", []):
+            got, of = case["points"]
+            kind = "hidden" if case["hidden"] else "visible"
             rows.append(
                 f"<tr><td><code>{esc(exercise['grade_id'])}</code></td><td>{esc(found)}</td>"
-                f"<td>{label}</td><td>{got:g} of {of:g}</td>"
-                f"<td>{esc(_verdict(exercise[part]))}</td></tr>"
+                f"<td>{esc(case['name'])} ({kind})</td><td>{got:g} of {of:g}</td>"
+                f"<td>{esc(_verdict(case['result']))}</td></tr>"
             )
     where = "in a sandbox" if isolated else "without a sandbox"
     page = (
         f"<h1>Feedback: {esc(grade.lesson)}</h1><p><b>{grade.score_text()} points</b> "
         f"({esc(grade.status)}). Each exercise was checked on its own: the lesson's imports, "
         "the cells of your notebook that define its answer, and the instructor's checks, and "
-        "nothing else of your notebook. Hidden tests run on other inputs than the visible "
-        "check; each earns its own points.</p><table><tr><th>exercise</th><th>your answer"
-        "</th><th>part</th><th>points</th><th>result</th></tr>" + "".join(rows) + "</table>"
+        "nothing else of your notebook. Hidden cases run on other inputs than the visible "
+        "ones; each case earns its share of the points.</p><table><tr><th>exercise</th>"
+        "<th>your answer</th><th>case</th><th>points</th><th>result</th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
     if grade.problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in grade.problems.split("; "))

@@ -11,9 +11,12 @@ the grader never runs a student's code itself.
    notebook in the ``grading`` profile (training cut short) with its test cells put back as
    released (no hidden tests), every cell with a time limit, its output capped, and its
    figures drawn inline: what the student sees.
-3. **Fresh checks: the points** (:mod:`~aecourse.teach.checking`). Each exercise's answer runs
-   in a new sandboxed process after only the lesson's own parameter and import cells; its
-   visible check and its hidden tests earn their points separately (partial credit).
+3. **The points.** A lesson's build steps (:mod:`aecourse.steps`) are judged case by case
+   (:mod:`~aecourse.teach.judging`): the student's answers run in one new sandboxed process
+   after only the lesson's own parameter and import cells, and what they return is judged
+   here, out of their reach; each case earns its share of the step's points. Any other
+   exercise gets a fresh check (:mod:`~aecourse.teach.checking`): its visible check and its
+   hidden tests earn their points separately.
 4. **Review flags** (:mod:`~aecourse.teach.review`) name answer code that reaches outside its
    exercise, for a person to read.
 
@@ -34,7 +37,9 @@ from pathlib import Path
 
 import nbformat
 
+from aecourse.profiles import GRADING_THREADS
 from aecourse.teach import CELL_TIMEOUT, COURSE_DIR, WORKERS
+from aecourse.teach.answers import find_answer, is_test_cell
 from aecourse.teach.checking import CHECK_TIMEOUT, fresh_check
 from aecourse.teach.feedback import (
     add_mathjax,
@@ -45,9 +50,18 @@ from aecourse.teach.feedback import (
     summary,
 )
 from aecourse.teach.gradebook import Grade, not_submitted, write_grades
+from aecourse.teach.judging import (
+    collect,
+    judge_steps,
+    kernel_cell,
+    plan_steps,
+    step_calls,
+    step_results,
+    write_inputs,
+)
 from aecourse.teach.kernels import run_in_sandbox
 from aecourse.teach.lessons import REFERENCE_ENV
-from aecourse.teach.markup import Exercise, defined_names, exercises, graded_cells, setup_source
+from aecourse.teach.markup import Exercise, exercises, graded_cells, setup_source
 from aecourse.teach.release import api
 from aecourse.teach.review import review_flags
 from aecourse.teach.sandbox import HOW_TO_ISOLATE, Sandbox
@@ -58,9 +72,10 @@ MAX_CELLS = 1000
 # inline (they are part of the feedback). The checks, where the points come from, draw none.
 FEEDBACK_ENV = REFERENCE_ENV | {
     "AECOURSE_PROFILE": "grading",
+    "OMP_NUM_THREADS": str(GRADING_THREADS),
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
-CHECK_ENV = REFERENCE_ENV | {"MPLBACKEND": "Agg"}
+CHECK_ENV = REFERENCE_ENV | {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": str(GRADING_THREADS)}
 RUN_NOTE = (
     "in the grading profile (the lesson's data, training cut to an epoch or so: every cell "
     "runs, but its numbers are not the lesson's results; your points come from the checks)"
@@ -89,34 +104,6 @@ def read_submission(file: Path) -> nbformat.NotebookNode:
     if len(notebook.cells) > MAX_CELLS:
         raise ValueError(f"{len(notebook.cells)} cells, more than {MAX_CELLS}")
     return notebook
-
-
-def find_answer(submitted: nbformat.NotebookNode, exercise: Exercise) -> tuple[str, list[int]]:
-    """The code that answers ``exercise``: for each name its solution defines, the last code
-    cell that defines it, in notebook order (a cell once); and those cells' numbers (1-based).
-    ``("", [])`` when no cell defines any of the names."""
-    last: dict[str, int] = {}
-    for number, cell in enumerate(submitted.cells, 1):
-        if cell.cell_type == "code" and not is_test_cell(cell, exercise):
-            for name in defined_names(cell.source) & set(exercise.names):
-                last[name] = number
-    numbers = sorted(set(last.values()))
-    return "\n\n".join(submitted.cells[n - 1].source for n in numbers), numbers
-
-
-def _first_code_line(code: str) -> str:
-    lines = [line.strip() for line in code.splitlines()]
-    return next((line for line in lines if line and not line.startswith("#")), "")
-
-
-def is_test_cell(cell: nbformat.NotebookNode, exercise: Exercise) -> bool:
-    """Whether ``cell`` is the exercise's test cell: by nbgrader's id where it has one, else
-    by holding the visible check's first line (a student edition has no nbgrader metadata)."""
-    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-    if grade_id:
-        return grade_id == exercise.test_id
-    first = _first_code_line(exercise.visible)
-    return bool(first) and first in {line.strip() for line in cell.source.splitlines()}
 
 
 def to_run(
@@ -175,16 +162,33 @@ def grade_submission(
     timeout: int = CELL_TIMEOUT,
     check_timeout: int = CHECK_TIMEOUT,
 ) -> tuple[Grade, nbformat.NotebookNode]:
-    """Grade one notebook: the feedback run, then a fresh check per exercise. Returns the
-    grade and the executed notebook that the feedback page shows."""
+    """Grade one notebook: the feedback run, whose kernel ends by running the build steps'
+    cases (judged here), then a fresh check per other exercise. Returns the grade and the
+    executed notebook that the feedback page shows."""
     found = exercises(source)
     parameters = next(c.source for c in source.cells if "parameters" in c.metadata.get("tags", []))
-    run, stopped, executed = run_in_sandbox(
-        sandbox, scratch / "run", to_run(submitted, found, parameters), timeout, FEEDBACK_ENV
-    )
+    setup, results, flags = setup_source(source), [], []
+    stepped = [e for e in found if step_calls(e.visible)]
+    plan = plan_steps(submitted, stepped, flags)
+    work = scratch / "run"
+    keys = write_inputs(work, plan.judged) if plan.judged else []
+    notebook = to_run(submitted, found, parameters)
+    if keys:
+        notebook.cells.append(nbformat.v4.new_code_cell(kernel_cell(keys)))
+    run, stopped, executed = run_in_sandbox(sandbox, work, notebook, timeout, FEEDBACK_ENV)
+    if keys:
+        run.cells.pop()  # the cases' cell is the grader's, not part of the feedback
+    if not keys:
+        outcomes = {}
+    elif (work / "cases.started").exists():  # the notebook ran to its end: its cases ran
+        missing = f"the kernel stopped: {stopped}" if stopped else "the cases' cell failed"
+        outcomes, stopped = collect(work, keys, missing), None
+    else:  # the run stopped before the end: the cases run after the setup and answers alone
+        outcomes = judge_steps(sandbox, scratch / "steps", setup, sorted(plan.answers.items()),
+                               plan.judged, CHECK_ENV, check_timeout)  # fmt: skip
     problems = _run_problems(run, stopped, executed)
-    setup, results, flags, score = setup_source(source), [], [], 0.0
-    for exercise in found:
+    results += step_results(plan, outcomes, flags)
+    for exercise in (e for e in found if e not in stepped):
         code, cells = find_answer(submitted, exercise)
         names = ", ".join(exercise.names)
         if not cells:
@@ -198,20 +202,46 @@ def grade_submission(
             part: [points if result[part] == "passed" else 0.0, points]
             for part, points in exercise.parts.items()
         }
-        points = sum(got for got, _ in parts.values())
-        score += points
+        cases = [
+            {
+                "name": label,
+                "hidden": part == "hidden",
+                "points": parts[part],
+                "result": result[part],
+            }
+            for part, label in (("test", "visible check"), ("hidden", "hidden tests"))
+            if part in parts
+        ]
         where = ", ".join(f"cell {n}" for n in cells)
-        results.append({"grade_id": exercise.test_id, "points": points,
-                        "max_points": exercise.points, "found": where, "parts": parts,
-                        **result})  # fmt: skip
-        for part, label in (("test", "visible check"), ("hidden", "hidden tests")):
-            message = result.get(part, "passed")
-            if message != "passed" and f"{exercise.test_id}: {message}" not in problems:
-                problems.append(f"{exercise.test_id} {label}: {message}")
+        results.append(
+            {
+                "grade_id": exercise.test_id,
+                "points": sum(g for g, _ in parts.values()),
+                "max_points": exercise.points,
+                "found": where,
+                "parts": parts,
+                "cases": cases,
+                **result,
+            }
+        )
+    for result in results:
+        for case in result["cases"]:
+            message = case["result"]
+            if message != "passed" and f"{result['grade_id']}: {message}" not in problems:
+                problems.append(f"{result['grade_id']} {case_label(case)}: {message}")
+    score = round(sum(r["points"] for r in results), 6)  # shares of points: no 2.9999999
     max_score = sum(graded_cells(source).values())
-    grade = Grade(student, lesson, score, max_score, "graded", "; ".join(problems),
-                  "; ".join(flags), results)  # fmt: skip
+    grade = Grade(
+        student, lesson, score, max_score, "graded", "; ".join(problems), "; ".join(flags), results
+    )
     return grade, run
+
+
+def case_label(case: dict) -> str:
+    """How feedback names a case: "visible check", "hidden tests", or "case '...'"."""
+    if case["name"] in ("visible check", "hidden tests"):
+        return case["name"]
+    return f"{'hidden case' if case['hidden'] else 'case'} '{case['name']}'"
 
 
 def _lesson_of(file: Path, lessons: dict[str, str]) -> str | None:

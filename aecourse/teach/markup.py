@@ -64,13 +64,21 @@ def student_source(source: str) -> str:
 
 
 def solution_lines(notebook: nbformat.NotebookNode) -> list[str]:
-    """The non-blank, non-comment lines of every solution and hidden test: what a student's
-    copy and feedback must never hold."""
+    """The non-blank, non-comment lines of every solution and hidden test that the lesson
+    does not show anyway in its visible code or quote in its text: what a student's copy and
+    feedback must never hold (``with torch.no_grad():`` in a solution gives nothing away if a
+    visible cell has it)."""
+    tagged = [pair for cell in notebook.cells for pair in regions(cell.source)]
+    shown = {line.strip() for kind, line in tagged if kind == "code"}
+    prose = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     return [
         line.strip()
-        for cell in notebook.cells
-        for kind, line in regions(cell.source)
-        if kind in ("solution", "hidden") and line.strip() and not line.strip().startswith("#")
+        for kind, line in tagged
+        if kind in ("solution", "hidden")
+        and line.strip()
+        and not line.strip().startswith("#")
+        and line.strip() not in shown
+        and f"`{line.strip()}`" not in prose  # the lesson's text says to write it
     ]
 
 
@@ -85,8 +93,8 @@ def split_tests(source: str) -> tuple[str, str]:
 _DEFINITION = r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)"
 
 
-def defined_names(code: str) -> set[str]:
-    """The names a cell defines at its top level (functions, classes, assignments): what it
+def defined_names(code: str, imports: bool = True) -> set[str]:
+    """The names a cell defines at its top level (functions, classes, assignments, imports): what it
     leaves behind for the cells after it. A cell that does not parse is read line by line."""
     try:
         tree = ast.parse(code)
@@ -97,6 +105,8 @@ def defined_names(code: str) -> set[str]:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
+        elif imports and isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -146,7 +156,7 @@ def exercises(source: nbformat.NotebookNode) -> list[Exercise]:
         if meta.get("grade") and cell.cell_type == "code":
             if solution is None:
                 raise MarkupError(f"The test cell {meta['grade_id']} has no solution cell.")
-            names = tuple(sorted(defined_names(solution.source)))
+            names = tuple(sorted(defined_names(solution.source, imports=False)))
             if not names:
                 raise MarkupError(
                     f"The solution cell {solution.metadata['nbgrader']['grade_id']} defines "

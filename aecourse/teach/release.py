@@ -16,14 +16,18 @@ from pathlib import Path
 
 import nbformat
 
+from aecourse.steps import LESSON_MODULES, find_step, lesson_steps
 from aecourse.teach import COURSE_DIR
+from aecourse.teach.judging import step_calls
 from aecourse.teach.lessons import LESSONS_DIR, find_lessons
 from aecourse.teach.markup import (
     MARKERS,
     NBVAL_MARK,
+    Exercise,
     MarkupError,
     exercises,
     graded_cells,
+    regions,
     setup_source,
     solution_lines,
     without_nbval_marks,
@@ -79,14 +83,65 @@ def find_leaks(source: nbformat.NotebookNode, released: nbformat.NotebookNode) -
     return leaks
 
 
+def check_steps(found: list[Exercise]) -> None:
+    """Raise :class:`MarkupError` unless each exercise that checks a build step
+    (``check_step("id", Name)``) names a known step, by its name, for the step's points."""
+    for exercise in found:
+        for step_id, name in step_calls(exercise.visible):
+            try:
+                step = find_step(step_id)
+            except KeyError as err:
+                raise MarkupError(f"The test cell {exercise.test_id}: {err.args[0]}") from None
+            if (name, exercise.points) != (step.name, step.points) or name not in exercise.names:
+                raise MarkupError(
+                    f"The test cell {exercise.test_id} checks {name} for {exercise.points:g} "
+                    f"points; the step {step_id!r} is {step.name}, worth {step.points:g}, and "
+                    "its solution cell must define it."
+                )
+
+
+def shown_steps(source: nbformat.NotebookNode, steps: set[str]) -> list[str]:
+    """Keep ``steps`` (step ids) graded in ``source``; every other build step becomes part of
+    the lesson as written: its solution shown, its check run but not graded, its hidden tests
+    dropped. Returns the ids of the steps now shown (an assignment of a subset of steps)."""
+    found = exercises(source)
+    shown = [e for e in found if step_calls(e.visible) and e.test_id not in steps]
+    for exercise in shown:
+        for cell in source.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id == exercise.solution_id:
+                cell.source = "\n".join(line for kind, line in regions(cell.source)
+                                        if kind in ("code", "solution", "nbval"))  # fmt: skip
+            elif grade_id == exercise.test_id:
+                cell.source = exercise.visible
+            else:
+                continue
+            del cell.metadata["nbgrader"]
+    return [e.test_id for e in shown]
+
+
 def release(
     lessons: list[str] | None = None,
     course: Path | str = COURSE_DIR,
     lessons_dir: Path = LESSONS_DIR,
+    steps: list[str] | None = None,
 ) -> list[Path]:
     """Release the student version of each lesson; returns the released notebooks
-    (``course/release/<lesson>/<lesson>.ipynb``). Raises :class:`AssignmentError` if nbgrader
-    fails or a released notebook still holds a solution, a hidden test or an output."""
+    (``course/release/<lesson>/<lesson>.ipynb``). ``steps``: grade only these build steps (ids,
+    as the book's page of graded steps lists them), in the lessons that have them; the others
+    are shown solved. Raises :class:`AssignmentError` if nbgrader fails or a released notebook
+    still holds a solution, a hidden test or an output."""
+    if steps:
+        try:
+            chosen = {step_id: find_step(step_id) for step_id in steps}
+        except KeyError as err:
+            raise AssignmentError(err.args[0]) from None
+        with_steps = sorted(
+            n for n in LESSON_MODULES if set(chosen) & {s.id for s in lesson_steps(n)}
+        )
+        lessons = [n for n in (lessons or with_steps) if n in with_steps]
+        if not lessons:
+            raise AssignmentError("None of the lessons asked for has any of the steps asked for.")
     nbgrader = api(course)
     released = []
     for path in find_lessons(lessons_dir, lessons):
@@ -95,7 +150,10 @@ def release(
         if not graded_cells(source):
             raise AssignmentError(f"{path.name} has no graded cell (nbgrader 'grade': true).")
         try:
-            setup_source(source), exercises(source)
+            setup_source(source)
+            check_steps(exercises(source))
+            if steps:
+                shown_steps(source, set(steps))
         except MarkupError as err:
             raise AssignmentError(f"{path.name}: {err}") from err
         for cell in source.cells:

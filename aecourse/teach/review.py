@@ -27,12 +27,31 @@ _ATTRIBUTES = {"modules", "meta_path", "path_hooks", "settrace", "setprofile", "
                "checks", "__file__", "stdout", "stderr", "excepthook", "reload"}  # fmt: skip
 
 
+_COMMON = {"torch", "nn", "F", "np", "aecourse", "math", "plt"}  # modules the lessons import
+
+
+def _root(target: ast.expr) -> str | None:
+    """``torch`` for an assignment to ``torch.save`` or ``torch.nn.functional.x``; None for a
+    plain name (``x = ...``) or an attribute of an object (``self.linear = ...``)."""
+    if not isinstance(target, ast.Attribute | ast.Subscript):
+        return None
+    while isinstance(target, ast.Attribute | ast.Subscript):
+        target = target.value
+    return target.id if isinstance(target, ast.Name) else None
+
+
 def review_flags(code: str) -> list[str]:
     """Lines of solution code that reach outside the exercise, e.g. "line 3: imports os"."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return []  # it does not run, so it cannot tamper
+    modules = _COMMON | {
+        (a.asname or a.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for a in node.names
+    }
     flags = []
     for node in ast.walk(tree):
         what = None
@@ -46,6 +65,10 @@ def review_flags(code: str) -> list[str]:
             what = f"calls {node.func.id}()" if node.func.id in _CALLS else None
         elif isinstance(node, ast.Attribute) and node.attr in _ATTRIBUTES:
             what = f"uses .{node.attr}"
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            replaced = [ast.unparse(t) for t in targets if _root(t) in modules]
+            what = f"replaces {', '.join(replaced)}" if replaced else None
         elif isinstance(node, ast.Name) and node.id in {"__builtins__", "__loader__"}:
             what = f"uses {node.id}"
         if what:

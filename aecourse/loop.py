@@ -1,0 +1,75 @@
+"""The lessons' epochs and measurements, the package's copies: what the learner writes.
+
+Lesson 01 writes one epoch of training and the reconstruction error in its cells (graded
+steps) and trains with them; Lesson 02 the epoch of a denoiser and its PSNR. These copies are
+the same code (tested so), which the lessons' checks compare with; the lessons then train
+with :func:`aecourse.train.fit`, the same loop with progress bars, checkpoints and NaN checks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aecourse.data import batches
+from aecourse.metrics import psnr
+from aecourse.noise import gaussian_noise
+
+
+def train_epoch(
+    model: nn.Module,
+    x: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    generator: torch.Generator,
+) -> float:
+    """One epoch: every image of ``x`` once, in mini-batches in a random order drawn with
+    ``generator``; for each, reconstruct, MSE, backward, step. Returns the epoch's mean loss."""
+    model.train()
+    total = 0.0
+    for idx in batches(len(x), batch_size, shuffle=True, generator=generator, device=x.device):
+        batch = x[idx]
+        loss = nn.functional.mse_loss(model(batch), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(x)
+
+
+def reconstruction_mse(model: nn.Module, x: torch.Tensor) -> float:
+    """The mean squared reconstruction error of ``model`` on ``x`` (validation or test images),
+    in eval mode, without gradients: how Lesson 01 measures a model."""
+    model.eval()
+    with torch.no_grad():
+        return nn.functional.mse_loss(model(x), x).item()
+
+
+def denoising_epoch(
+    model: nn.Module,
+    x: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    std: float,
+    generator: torch.Generator,
+) -> float:
+    """Lesson 02's epoch: as :func:`train_epoch`, but the model sees each batch with fresh
+    Gaussian noise (torch's global generator) and is scored against the clean batch."""
+    model.train()
+    total = 0.0
+    for idx in batches(len(x), batch_size, shuffle=True, generator=generator, device=x.device):
+        clean = x[idx]
+        loss = nn.functional.mse_loss(model(gaussian_noise(clean, std)), clean)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(x)
+
+
+def denoised_psnr(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor) -> float:
+    """The mean PSNR (dB) of ``model``'s output for ``noisy`` against ``clean``, in eval mode,
+    without gradients: how Lesson 02 scores a denoiser."""
+    model.eval()
+    with torch.no_grad():
+        return psnr(model(noisy), clean).mean().item()

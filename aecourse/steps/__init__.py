@@ -1,0 +1,202 @@
+"""Graded build steps: each piece a lesson builds, checked case by case against the package's copy.
+
+A **step** is one thing the learner writes in a lesson (a class or a function, found by its
+name): Lesson 01's encoder, its decoder, the epoch of training, ... Each step has **cases**;
+each case builds inputs from the reference (the package's copy of the lesson's code), runs the
+learner's answer and the reference on those same inputs, and compares what comes back. A
+step's points are split evenly over its cases (partial credit). The *visible* cases run in the
+lesson (:func:`check_step`); the *hidden* ones run only at grading, on other inputs.
+
+A case is three plain functions, so that grading can keep the learner's code away from the
+verdict: ``inputs(reference)`` and ``judge(got, expected)`` run in the grader's own process,
+``run(answer, inputs)`` runs the learner's code in a sandboxed process, and only its returned
+data (tensors, numbers, strings) comes back to be judged. What the learner's code does to its
+own process cannot change the verdict; to pass, it must compute what the reference computes.
+Messages say what to look at, never the expected values themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# Lesson number -> the module that declares that lesson's steps (imported when asked for).
+LESSON_MODULES = {"01": "aecourse.steps.linear", "02": "aecourse.steps.denoising"}
+MORE_TESTS = "visible checks pass; more tests run at grading"
+
+
+class StepError(AssertionError):
+    """A step does not pass its visible checks yet; the message says what to look at."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case of a step: what it feeds the step, what it reads back, how it judges."""
+
+    name: str  # what it checks, e.g. "output shape for a batch of 5"
+    inputs: Callable[[Any], dict]  # reference -> inputs (seeded: the same every run)
+    run: Callable[[Any, dict], dict]  # (answer, inputs) -> plain data: tensors, numbers, str
+    judge: Callable[[dict, dict], str | None]  # (got, expected) -> None, or a one-line hint
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """A piece of a lesson's model, training or evaluation that the learner writes."""
+
+    id: str  # the step's id, also its graded cell's id: e.g. "linear_encoder"
+    name: str  # what the learner's cell defines: e.g. "LinearEncoder"
+    title: str  # one line for tables: what it is
+    points: float
+    reference: Callable[[], Any]  # the package's copy (looked up when needed)
+    cases: tuple[Case, ...]
+
+    def visible(self) -> tuple[Case, ...]:
+        return tuple(c for c in self.cases if not c.hidden)
+
+    def share(self) -> float:
+        """The points one case is worth."""
+        return self.points / len(self.cases)
+
+
+def lesson_steps(lesson: str) -> tuple[Step, ...]:
+    """The graded steps of a lesson ("01"), in the order the lesson builds them."""
+    if lesson not in LESSON_MODULES:
+        return ()
+    return importlib.import_module(LESSON_MODULES[lesson]).STEPS
+
+
+def find_step(step_id: str) -> Step:
+    """The step with id ``step_id``, in any lesson; KeyError naming the known ones."""
+    steps = {s.id: s for lesson in LESSON_MODULES for s in lesson_steps(lesson)}
+    if step_id not in steps:
+        raise KeyError(f"No step {step_id!r}; the steps are: {', '.join(steps)}.")
+    return steps[step_id]
+
+
+def failure(err: BaseException) -> str:
+    """An error raised by the learner's code, as the one line a check reports."""
+    if isinstance(err, NotImplementedError):
+        return "still raises NotImplementedError: write this step (or see 'Stuck?' above it)"
+    first = str(err).splitlines()[0][:200] if str(err) else ""
+    return f"raised {type(err).__name__}" + (f": {first}" if first else "")
+
+
+def run_case(case: Case, answer: Any, inputs: dict) -> dict:
+    """``case.run`` with the learner's errors caught: ``{"error": one line}`` when it raises."""
+    try:
+        return dict(case.run(answer, inputs))
+    except Exception as err:  # the learner's code may raise anything; it is the finding
+        return {"error": failure(err)}
+
+
+def verdict(case: Case, got: Mapping, expected: Mapping) -> str | None:
+    """None when ``got`` passes ``case``, else what to look at (one line)."""
+    if not isinstance(got, Mapping):
+        return "returned nothing the check can read"
+    if "error" in got:
+        return str(got["error"])
+    try:
+        return case.judge(dict(got), dict(expected))
+    except Exception as err:  # got is the learner's data: missing keys, wrong types
+        return f"returned something the check cannot compare ({type(err).__name__})"
+
+
+def check_case(case: Case, answer: Any, reference: Any) -> str | None:
+    """Run one case on the learner's answer and on the reference, in this process."""
+    inputs = case.inputs(reference)
+    return verdict(case, run_case(case, answer, inputs), case.run(reference, inputs))
+
+
+def check_step(step_id: str, answer: Any) -> None:
+    """The visible check of a step, for the lesson's cell after the learner's: one line that
+    says it passes, or a :class:`StepError` whose message says what to look at first."""
+    step = find_step(step_id)
+    reference = step.reference()
+    cases = step.visible()
+    failed = [(c, m) for c in cases if (m := check_case(c, answer, reference)) is not None]
+    if failed:
+        case, message = failed[0]
+        raise StepError(
+            f"{step.name}: {len(failed)} of {len(cases)} visible checks fail. "
+            f"First, {case.name}: {message}."
+        ) from None
+    print(f"✓ {step.name}: {len(cases)} of {len(cases)} {MORE_TESTS}.")
+
+
+def step_table(lesson: str, namespace: Mapping[str, Any]) -> list[dict]:
+    """Each step of ``lesson`` with its status in ``namespace`` (a notebook's ``globals()``):
+    "passes" (its visible checks), "fails: ..." or "not written"."""
+    rows = []
+    for step in lesson_steps(lesson):
+        answer = namespace.get(step.name)
+        if answer is None:
+            status = "not written"
+        else:
+            reference = step.reference()
+            messages = [m for c in step.visible() if (m := check_case(c, answer, reference))]
+            status = "passes" if not messages else f"fails: {messages[0]}"
+        rows.append(
+            {
+                "step": step.id,
+                "name": step.name,
+                "title": step.title,
+                "points": step.points,
+                "status": status,
+            }
+        )
+    return rows
+
+
+def steps_report(rows: list[dict]) -> str:
+    """The lines :func:`show_steps` prints for the rows of :func:`step_table`."""
+    passing = sum(r["points"] for r in rows if r["status"] == "passes")
+    total = sum(r["points"] for r in rows)
+    width = max(len(r["name"]) for r in rows)
+    lines = [
+        f"{'✓' if r['status'] == 'passes' else '✗'} {r['name']:<{width}}  "
+        f"{r['points']:g} points  {r['status']}"
+        for r in rows
+    ]
+    lines.append(
+        f"Visible checks pass for steps worth {passing:g} of {total:g} points; more tests run "
+        "at grading, so this is not your grade."
+    )
+    return "\n".join(lines)
+
+
+def show_steps(lesson: str, namespace: Mapping[str, Any]) -> None:
+    """Print the lesson's steps, each with its status and the points at stake: the last cell
+    of a lesson, to see before handing in what the visible checks say."""
+    print(steps_report(step_table(lesson, namespace)))
+
+
+# --- helpers for declaring cases -------------------------------------------------------------
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def close(got: Any, expected: torch.Tensor, what: str, hint: str, tol: float = 1e-4) -> str | None:
+    """None if tensor ``got`` has ``expected``'s shape and values (within ``tol``), else a
+    hint that names what differs (shape, or how far off) without the expected values."""
+    if not isinstance(got, torch.Tensor):
+        return f"{what} is a {type(got).__name__}, not a tensor"
+    if tuple(got.shape) != tuple(expected.shape):
+        return f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    if not torch.isfinite(got).all():
+        return f"{what} holds NaN or inf values"
+    worst = (got.double() - expected.double()).abs().max().item() if got.numel() else 0.0
+    scale = max(1.0, expected.abs().max().item()) if expected.numel() else 1.0
+    if worst > tol * scale:
+        return f"{what} differs from the lesson's by up to {worst:.3g}: {hint}"
+    return None
+
+
+def first_problem(*found: str | None) -> str | None:
+    return next((f for f in found if f), None)

@@ -1,0 +1,173 @@
+"""Test cases that every lesson's steps are made of: a module's parameters, its outputs on
+the lesson's own weights, its gradients, and how it answers a wrong input.
+
+Weights are handed over by position (the order in which the module registers them), so a
+learner may name the layers as they like, as long as they are the lesson's layers in the
+lesson's order; their own initialisation never decides a verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from aecourse.steps import Case, close, first_problem, seeded
+
+
+def _build(make: Any, args: dict) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = make(**args)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"it builds a {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def shapes(model: torch.nn.Module) -> list[tuple[int, ...]]:
+    return [tuple(p.shape) for p in model.parameters()]
+
+
+def load_weights(model: torch.nn.Module, weights: list[torch.Tensor]) -> None:
+    """Copy ``weights`` into ``model``'s parameters, in order (the shapes were compared)."""
+    with torch.no_grad():
+        for param, value in zip(model.parameters(), weights, strict=True):
+            param.copy_(value)
+
+
+def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int):
+    """A case's ``inputs``: the reference built with ``args``, its weights (seeded) and an
+    input batch of ``x_shape`` in [0, 1]."""
+
+    def inputs(reference: Any) -> dict:
+        torch.manual_seed(seed)
+        model = reference(**args)
+        return {
+            "args": args,
+            "weights": [p.detach().clone() for p in model.parameters()],
+            "x": torch.rand(x_shape, generator=seeded(seed + 1)),
+        }
+
+    return inputs
+
+
+def run_module(make: Any, inputs: dict) -> dict:
+    """Build ``make(**args)``; with the reference's weights, run the input batch forwards and a
+    fixed weighted sum of the output backwards. Only shapes, outputs and gradients go back."""
+    model = _build(make, inputs["args"])
+    found = {"shapes": shapes(model)}
+    if found["shapes"] != [tuple(w.shape) for w in inputs["weights"]]:
+        return found
+    load_weights(model, inputs["weights"])
+    out = model(inputs["x"])
+    found["out"] = out.detach().clone() if isinstance(out, torch.Tensor) else repr(type(out))
+    if isinstance(out, torch.Tensor) and out.requires_grad:
+        weights = torch.linspace(-1, 1, out.numel()).view(out.shape)
+        (out * weights).sum().backward()
+        found["grads"] = [
+            torch.zeros(0) if p.grad is None else p.grad.detach().clone()
+            for p in model.parameters()
+        ]
+    return found
+
+
+def _shape_problem(got: dict, expected: dict, shape_hint: str) -> str | None:
+    if got["shapes"] != expected["shapes"]:
+        return (
+            f"its parameters are shaped {got['shapes']}, the lesson's model has "
+            f"{expected['shapes']} (in that order): {shape_hint}"
+        )
+    return None
+
+
+def parameters_case(
+    args: dict, x_shape: tuple[int, ...], seed: int, shape_hint: str, hidden: bool = False
+) -> Case:
+    """The module built with ``args`` has the lesson's parameters, shaped and ordered so."""
+    return Case(
+        f"parameters with {_args(args)}",
+        module_inputs(args, x_shape, seed),
+        lambda make, inputs: {"shapes": shapes(_build(make, inputs["args"]))},
+        lambda got, exp: _shape_problem(got, exp, shape_hint),
+        hidden,
+    )
+
+
+def forward_case(
+    args: dict,
+    x_shape: tuple[int, ...],
+    seed: int,
+    shape_hint: str,
+    value_hint: str,
+    hidden: bool = False,
+) -> Case:
+    """With the lesson's weights, the output for a batch of ``x_shape`` is the lesson's."""
+
+    def judge(got: dict, exp: dict) -> str | None:
+        return first_problem(
+            _shape_problem(got, exp, shape_hint),
+            close(got.get("out"), exp["out"], "the output", value_hint),
+        )
+
+    return Case(
+        f"output for input {x_shape} with {_args(args)}",
+        module_inputs(args, x_shape, seed),
+        run_module,
+        judge,
+        hidden,
+    )
+
+
+def backward_case(
+    args: dict, x_shape: tuple[int, ...], seed: int, shape_hint: str, hidden: bool = False
+) -> Case:
+    """Gradients reach every parameter as they do in the lesson's model."""
+
+    def judge(got: dict, exp: dict) -> str | None:
+        problem = _shape_problem(got, exp, shape_hint)
+        if problem or "grads" not in got:
+            return problem or "the output does not depend on the parameters (no gradient)"
+        for i, (g, e) in enumerate(zip(got["grads"], exp["grads"], strict=True)):
+            if g.numel() == 0:
+                return f"parameter {i} {tuple(e.shape)} gets no gradient: use it in forward()"
+            hint = (
+                "is every parameter used as the lesson says (e.g. transposed where it should be)?"
+            )
+            problem = close(g, e, f"the gradient of parameter {i}", hint)
+            if problem:
+                return problem
+        return None
+
+    return Case(
+        f"gradients for input {x_shape} with {_args(args)}",
+        module_inputs(args, x_shape, seed),
+        run_module,
+        judge,
+        hidden,
+    )
+
+
+def raises_case(
+    args: dict, bad_shape: tuple[int, ...], error: str, hint: str, hidden: bool = False
+) -> Case:
+    """A batch of the wrong shape ``bad_shape`` raises ``error`` (with advice), not garbage."""
+
+    def run(make: Any, inputs: dict) -> dict:
+        model = _build(make, inputs["args"])
+        try:
+            model(torch.rand(inputs["bad_shape"]))
+        except Exception as err:  # which error it raises is the finding
+            return {"raised": type(err).__name__}
+        return {"raised": ""}
+
+    def judge(got: dict, exp: dict) -> str | None:
+        if got["raised"] == exp["raised"]:
+            return None
+        did = f"raises {got['raised']}" if got["raised"] else "runs"
+        return f"for input of shape {bad_shape} it {did}; it should raise {error}: {hint}"
+
+    inputs = {"args": args, "bad_shape": bad_shape}
+    return Case(f"input {bad_shape} refused", lambda reference: inputs, run, judge, hidden)
+
+
+def _args(args: dict) -> str:
+    return ", ".join(f"{key}={value}" for key, value in args.items()) or "default arguments"

@@ -1,0 +1,254 @@
+"""Lesson 01's graded steps: the linear encoder, decoder and autoencoder, one epoch of
+training, the reconstruction error, and the tied autoencoder.
+
+Visible cases use a latent size of 8 and small batches; the hidden ones other sizes, batch
+sizes and seeds, so an answer fitted to what the lesson shows does not pass by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from aecourse.steps import Case, Step, close, first_problem, seeded
+from aecourse.steps.cases import (
+    backward_case,
+    forward_case,
+    load_weights,
+    parameters_case,
+    raises_case,
+)
+
+
+def _models():
+    import aecourse.models
+
+    return aecourse.models
+
+
+def _loop():
+    import aecourse.loop
+
+    return aecourse.loop
+
+
+IMAGES = (5, 1, 28, 28)
+ENCODER_SHAPES = "one nn.Linear from 28 * 28 = 784 pixels to latent_dim numbers, after a flatten"
+DECODER_SHAPES = "one nn.Linear from latent_dim numbers to 784 pixels"
+AUTOENCODER_SHAPES = "self.encoder = LinearEncoder(latent_dim), then self.decoder"
+TIED_SHAPES = (
+    "one weight (latent_dim, 784), then the encoder's bias (latent_dim), then the decoder's (784)"
+)
+
+
+def _module_cases(args, hidden_args, x_shape, hidden_x, shape_hint, value_hint) -> tuple:
+    return (
+        parameters_case(args, x_shape, 1, shape_hint),
+        forward_case(args, x_shape, 2, shape_hint, value_hint),
+        backward_case(args, x_shape, 3, shape_hint),
+        parameters_case(hidden_args, hidden_x, 11, shape_hint, hidden=True),
+        forward_case(hidden_args, hidden_x, 12, shape_hint, value_hint, hidden=True),
+        backward_case(hidden_args, hidden_x, 13, shape_hint, hidden=True),
+    )
+
+
+# --- training and measuring: the package's LinearAutoencoder with the lesson's weights -----
+
+
+def _loop_inputs(latent_dim: int, n: int, batch_size: int, seed: int):
+    def inputs(reference: Any) -> dict:
+        torch.manual_seed(seed)
+        model = _models().LinearAutoencoder(latent_dim)
+        return {
+            "latent_dim": latent_dim,
+            "batch_size": batch_size,
+            "seed": seed,
+            "weights": [p.detach().clone() for p in model.parameters()],
+            "x": torch.rand(n, 1, 28, 28, generator=seeded(seed + 1)),
+        }
+
+    return inputs
+
+
+def _model_with(inputs: dict) -> torch.nn.Module:
+    model = _models().LinearAutoencoder(inputs["latent_dim"])
+    load_weights(model, inputs["weights"])
+    return model
+
+
+def _run_epoch(train_epoch: Any, inputs: dict) -> dict:
+    model = _model_with(inputs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss = train_epoch(model, inputs["x"], optimizer, inputs["batch_size"], seeded(inputs["seed"]))
+    return {
+        "loss": torch.tensor(float(loss)),
+        "weights": [p.detach().clone() for p in model.parameters()],
+    }
+
+
+def _judge_epoch(got: dict, exp: dict) -> str | None:
+    weights = [
+        close(
+            g,
+            e,
+            f"parameter {i} after the epoch",
+            "zero the gradients before backward(), take one optimizer.step() per batch, "
+            "and draw the batches with batches(len(x), batch_size, shuffle=True, "
+            "generator=generator, device=x.device)",
+        )
+        for i, (g, e) in enumerate(zip(got["weights"], exp["weights"], strict=True))
+    ]
+    loss = close(
+        got["loss"],
+        exp["loss"],
+        "the returned loss",
+        "return the mean over all images: sum loss.item() * len(idx), divide by len(x)",
+    )
+    return first_problem(*weights, loss)
+
+
+def _epoch_case(n: int, batch_size: int, seed: int, hidden: bool = False) -> Case:
+    return Case(
+        f"one epoch over {n} images in batches of {batch_size}",
+        _loop_inputs(8 if not hidden else 3, n, batch_size, seed),
+        _run_epoch,
+        _judge_epoch,
+        hidden,
+    )
+
+
+def _run_error(reconstruction_mse: Any, inputs: dict) -> dict:
+    model = _model_with(inputs)
+    model.train()
+    graphs = []  # whether each forward pass built a graph for gradients
+    model.register_forward_pre_hook(lambda *_: graphs.append(torch.is_grad_enabled()))
+    value = reconstruction_mse(model, inputs["x"])
+    number = value.detach() if isinstance(value, torch.Tensor) else value
+    return {"mse": torch.tensor(float(number)), "number": isinstance(value, int | float),
+            "grads": any(graphs), "eval": not model.training}  # fmt: skip
+
+
+def _judge_error(got: dict, exp: dict) -> str | None:
+    if not got["number"]:
+        return "return a Python number: the loss tensor's .item()"
+    if got["grads"]:
+        return "its forward pass built a graph for gradients: measure under torch.no_grad()"
+    if not got["eval"]:
+        return "switch the model to evaluation mode first: model.eval()"
+    return close(
+        got["mse"],
+        exp["mse"],
+        "the MSE",
+        "the mean over every pixel of every image: nn.functional.mse_loss(model(x), x)",
+    )
+
+
+def _error_case(n: int, seed: int, hidden: bool = False) -> Case:
+    return Case(
+        f"MSE of {n} images",
+        _loop_inputs(8 if not hidden else 3, n, 16, seed),
+        _run_error,
+        _judge_error,
+        hidden,
+    )
+
+
+STEPS = (
+    Step(
+        "linear_encoder",
+        "LinearEncoder",
+        "the encoder: an image to a latent code",
+        2,
+        lambda: _models().LinearEncoder,
+        _module_cases(
+            {"latent_dim": 8},
+            {"latent_dim": 3},
+            IMAGES,
+            (7, 1, 28, 28),
+            ENCODER_SHAPES,
+            "flatten each image to 784 numbers, then the linear map",
+        ),
+    ),
+    Step(
+        "linear_decoder",
+        "LinearDecoder",
+        "the decoder: a latent code back to an image",
+        2,
+        lambda: _models().LinearDecoder,
+        _module_cases(
+            {"latent_dim": 8},
+            {"latent_dim": 3},
+            (5, 8),
+            (7, 3),
+            DECODER_SHAPES,
+            "the linear map, then .view(-1, 1, 28, 28)",
+        ),
+    ),
+    Step(
+        "linear_autoencoder",
+        "LinearAutoencoder",
+        "encoder and decoder in one model",
+        3,
+        lambda: _models().LinearAutoencoder,
+        (
+            *_module_cases(
+                {"latent_dim": 8},
+                {"latent_dim": 3},
+                IMAGES,
+                (7, 1, 28, 28),
+                AUTOENCODER_SHAPES,
+                "decode what the encoder returns",
+            ),
+            raises_case(
+                {"latent_dim": 8},
+                (1, 28, 28),
+                "ValueError",
+                "call check_image_batch(x, (1, 28, 28), 'LinearAutoencoder') first",
+            ),
+            raises_case(
+                {"latent_dim": 3},
+                (4, 784),
+                "ValueError",
+                "check the shape of x before encoding it",
+                hidden=True,
+            ),
+        ),
+    ),
+    Step(
+        "train_epoch",
+        "train_epoch",
+        "one epoch of training, the loop written out",
+        3,
+        lambda: _loop().train_epoch,
+        (
+            _epoch_case(40, 16, 21),
+            _epoch_case(50, 8, 31, hidden=True),
+            _epoch_case(33, 32, 32, hidden=True),
+        ),
+    ),
+    Step(
+        "reconstruction_mse",
+        "reconstruction_mse",
+        "the reconstruction error: how the model is measured",
+        2,
+        lambda: _loop().reconstruction_mse,
+        (_error_case(30, 41), _error_case(45, 51, hidden=True)),
+    ),
+    Step(
+        "tied_autoencoder",
+        "TiedLinearAutoencoder",
+        "one weight matrix for both directions",
+        2,
+        lambda: _models().TiedLinearAutoencoder,
+        _module_cases(
+            {"latent_dim": 8},
+            {"latent_dim": 3},
+            IMAGES,
+            (7, 1, 28, 28),
+            TIED_SHAPES,
+            "encode with x.flatten(1) @ weight.T + bias, decode with "
+            "z @ weight + bias, then back to (B, 1, 28, 28)",
+        ),
+    ),
+)

@@ -1,0 +1,101 @@
+"""A lesson's steps checked from a saved notebook: ``python -m aecourse check NOTEBOOK``.
+
+The learner's last cell (:func:`aecourse.steps.show_steps`) says which steps pass their visible
+checks in the running kernel; this says the same of the notebook on disk, without JupyterLab:
+it runs the lesson's parameter and import cells, then, for each step, the last cell that
+defines the step's name (wherever it is in the notebook, so moved, duplicated or renamed
+cells do not matter), and runs the visible checks. It is the learner's own code on their
+own machine, so it runs in this process, as Jupyter would run it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from aecourse.steps import LESSON_MODULES, lesson_steps, step_table, steps_report
+
+SETUP_TAGS = {"parameters", "imports"}
+
+
+def binds(node: ast.stmt, name: str) -> bool:
+    """Whether the top-level statement ``node`` binds ``name`` (def, class, import, assignment)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name == name
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return any((a.asname or a.name.split(".")[0]) == name for a in node.names)
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t))
+    return False
+
+
+def defining_cell(cells: list[str], name: str) -> int | None:
+    """The index of the last of ``cells`` (sources) that binds ``name`` at its top level."""
+    found = None
+    for index, source in enumerate(cells):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        if any(binds(node, name) for node in tree.body):
+            found = index
+    return found
+
+
+def lesson_of(path: Path, cells: list[str]) -> str:
+    """The lesson a notebook belongs to: its file name's leading number, else the lesson whose
+    steps it defines most of (a renamed copy)."""
+    match = re.match(r"(\d\d)", path.name)
+    if match and match.group(1) in LESSON_MODULES:
+        return match.group(1)
+    defined = {
+        lesson: sum(defining_cell(cells, s.name) is not None for s in lesson_steps(lesson))
+        for lesson in LESSON_MODULES
+    }
+    best = max(defined, key=defined.get)
+    if not defined[best]:
+        raise ValueError(
+            f"{path} defines none of the graded steps of lessons {', '.join(LESSON_MODULES)}: "
+            "is it a lesson notebook with graded steps?"
+        )
+    return best
+
+
+def check_notebook(path: Path) -> tuple[str, list[dict]]:
+    """Run ``path``'s setup and answer cells, print each step's status (visible checks only)
+    and points; return (lesson, the rows of :func:`aecourse.steps.step_table`)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No notebook at {path}: give the path of your .ipynb file.")
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, not a notebook: say so, change nothing
+        raise ValueError(
+            f"{path} is not a readable notebook ({err}); is it an .ipynb file?"
+        ) from None
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    sources = [c.source for c in code]
+    lesson = lesson_of(path, sources)
+    setup = [i for i, c in enumerate(code) if SETUP_TAGS & set(c.metadata.get("tags", []))]
+    if not setup:
+        raise ValueError(
+            f"{path} has no cells tagged 'parameters' or 'imports' (the lesson's first cells): "
+            "check a copy of the released lesson, not a notebook rebuilt from scratch."
+        )
+    setup.sort(key=lambda i: "parameters" not in code[i].metadata.get("tags", []))
+    answers = [defining_cell(sources, s.name) for s in lesson_steps(lesson)]
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    # The setup first (a moved cell must not run before the imports), then the answers.
+    for index in setup + sorted({a for a in answers if a is not None} - set(setup)):
+        try:
+            exec(compile(sources[index], f"<cell {index + 1}>", "exec"), namespace)
+        except Exception as err:  # the step's check reports what is missing
+            print(f"(code cell {index + 1} raised {type(err).__name__}: {err})")
+    rows = step_table(lesson, namespace)
+    print(f"Lesson {lesson}, {path.name}:")
+    print(steps_report(rows))
+    return lesson, rows

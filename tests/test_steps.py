@@ -1,0 +1,250 @@
+"""The graded build steps (aecourse.steps): every case passes on the lesson's own code and
+fails, with a hint that does not give the answer away, on the mistakes learners make."""
+
+import ast
+import inspect
+import re
+import textwrap
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from aecourse.loop import train_epoch
+from aecourse.models import LinearAutoencoder, TiedLinearAutoencoder
+from aecourse.steps import (
+    LESSON_MODULES,
+    StepError,
+    check_case,
+    check_step,
+    find_step,
+    lesson_steps,
+    show_steps,
+    step_table,
+)
+from aecourse.teach.lessons import LESSONS_DIR
+from aecourse.teach.markup import exercises, regions
+
+ALL_STEPS = [step for lesson in LESSON_MODULES for step in lesson_steps(lesson)]
+
+
+@pytest.mark.parametrize("step", ALL_STEPS, ids=lambda s: s.id)
+def test_the_reference_passes_every_case_and_hidden_cases_use_other_inputs(step):
+    reference = step.reference()
+    assert [check_case(case, reference, reference) for case in step.cases] == [None] * len(
+        step.cases
+    )
+    visible, hidden = step.visible(), [c for c in step.cases if c.hidden]
+    assert visible and hidden, "a step has visible cases to learn from and hidden ones"
+    assert not {c.name for c in visible} & {c.name for c in hidden}  # other inputs, other names
+    assert step.points > 0 and step.share() * len(step.cases) == pytest.approx(step.points)
+
+
+def test_lesson_01_has_its_six_steps_worth_14_points():
+    steps = lesson_steps("01")
+    ids = "linear_encoder linear_decoder linear_autoencoder train_epoch reconstruction_mse"
+    assert [s.id for s in steps] == [*ids.split(), "tied_autoencoder"]
+    assert sum(s.points for s in steps) == 14
+    with pytest.raises(KeyError, match="the steps are: linear_encoder"):
+        find_step("no_such_step")
+
+
+def _digits_in(message: str, expected: torch.Tensor) -> list[str]:
+    """Expected values (3 significant digits) that a message would give away."""
+    values = {f"{v:.3g}" for v in expected.flatten()[:200].tolist() if abs(v) > 1e-3}
+    return [v for v in values if v in message]
+
+
+class NoFlatten(nn.Module):  # the encoder's usual slip: a linear map on (B, 1, 28, 28)
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.linear = nn.Linear(28, latent_dim)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class WithReLU(nn.Module):  # right layers, one non-linearity too many
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.flatten, self.linear = nn.Flatten(), nn.Linear(784, latent_dim)
+
+    def forward(self, x):
+        return torch.relu(self.linear(self.flatten(x)))
+
+
+class Stub(nn.Module):
+    def __init__(self, latent_dim):
+        super().__init__()
+        raise NotImplementedError()
+
+
+class Untied(LinearAutoencoder):  # two weight matrices where the step asks for one
+    pass
+
+
+class FlatOutput(TiedLinearAutoencoder):  # forgets to reshape back to images
+    def forward(self, x):
+        return super().forward(x).flatten(1)
+
+
+@pytest.mark.parametrize(
+    ("step_id", "answer", "hint"),
+    [
+        ("linear_encoder", NoFlatten, "one nn.Linear from 28 * 28 = 784"),
+        ("linear_encoder", WithReLU, "flatten each image to 784 numbers, then the linear map"),
+        ("linear_encoder", Stub, "still raises NotImplementedError"),
+        ("tied_autoencoder", Untied, "one weight (latent_dim, 784)"),
+        ("tied_autoencoder", FlatOutput, "the output has shape (5, 784), expected (5, 1, 28, 28)"),
+    ],
+)
+def test_a_wrong_answer_fails_with_a_hint_that_does_not_give_the_answer(step_id, answer, hint):
+    step = find_step(step_id)
+    with pytest.raises(StepError, match="visible checks fail") as caught:
+        check_step(step_id, answer)
+    message = str(caught.value)
+    assert hint in message and len(message.splitlines()) == 1
+    for case in step.visible():
+        expected = case.run(step.reference(), case.inputs(step.reference()))
+        for value in expected.values():
+            if isinstance(value, torch.Tensor) and value.dtype.is_floating_point:
+                assert _digits_in(message, value) == [], message
+
+
+def test_a_passing_step_claims_only_what_its_visible_checks_prove(capsys):
+    check_step("tied_autoencoder", TiedLinearAutoencoder)
+    line = capsys.readouterr().out.strip()
+    assert line == "✓ TiedLinearAutoencoder: 3 of 3 visible checks pass; more tests run at grading."
+
+
+def _without_zero_grad(model, x, optimizer, batch_size, generator):
+    loss_fn, total = nn.MSELoss(), 0.0
+    model.train()
+    from aecourse.data import batches
+
+    for idx in batches(len(x), batch_size, shuffle=True, generator=generator, device=x.device):
+        loss = loss_fn(model(x[idx]), x[idx])
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(x)
+
+
+def _mse_with_gradients(model, x):
+    model.eval()
+    return nn.functional.mse_loss(model(x), x).item()
+
+
+def _mse_as_tensor(model, x):
+    model.eval()
+    with torch.no_grad():
+        return nn.functional.mse_loss(model(x), x)
+
+
+@pytest.mark.parametrize(
+    ("step_id", "answer", "hint"),
+    [
+        ("train_epoch", _without_zero_grad, "zero the gradients before backward()"),
+        ("train_epoch", lambda *args: train_epoch(*args) * 2, "return the mean over all images"),
+        ("reconstruction_mse", _mse_with_gradients, "measure under torch.no_grad()"),
+        ("reconstruction_mse", _mse_as_tensor, "return a Python number"),
+    ],
+)
+def test_training_and_measuring_steps_say_what_to_fix(step_id, answer, hint):
+    with pytest.raises(StepError, match=hint):
+        check_step(step_id, answer)
+
+
+def test_the_step_table_lists_every_step_with_its_status_and_points(capsys):
+    namespace = {
+        "LinearEncoder": WithReLU,
+        "LinearDecoder": find_step("linear_decoder").reference(),
+    }
+    rows = step_table("01", namespace)
+    assert [r["status"][:6] for r in rows] == ["fails:", "passes"] + ["not wr"] * 4
+    show_steps("01", namespace)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("✗ LinearEncoder") and "2 points" in out[0]
+    assert out[1].startswith("✓ LinearDecoder")
+    assert out[-1] == (
+        "Visible checks pass for steps worth 2 of 14 points; more tests run at grading, "
+        "so this is not your grade."
+    )
+
+
+def _without_docstrings(node: ast.AST) -> str:
+    """The code of a def or class, docstrings and annotations' spelling aside."""
+    for n in ast.walk(node):
+        body = getattr(n, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                n.body = body[1:] or [ast.Pass()]
+    return ast.dump(node, annotate_fields=False)
+
+
+@pytest.mark.parametrize("step", ALL_STEPS, ids=lambda s: s.id)
+def test_the_package_copy_is_the_code_the_lesson_writes(step):
+    """The checks compare with the package's copy; it must be the lesson's own solution."""
+    lesson = next(n for n, module in LESSON_MODULES.items() if step in lesson_steps(n))
+    (path,) = LESSONS_DIR.glob(f"{lesson}_*.ipynb")
+    (exercise,) = [e for e in exercises(nbformat.read(path, as_version=4)) if e.test_id == step.id]
+    code = "\n".join(line for kind, line in regions(exercise.solution) if kind != "marker")
+    (written,) = [n for n in ast.parse(code).body if getattr(n, "name", None) == step.name]
+    (copy,) = ast.parse(textwrap.dedent(inspect.getsource(step.reference()))).body
+    assert _without_docstrings(written) == _without_docstrings(copy)
+
+
+def _noise_in_place(x, std, generator=None):
+    return x.add_(std * torch.randn(x.shape, generator=generator)).clamp_(0, 1)
+
+
+class NoOutputPadding(nn.Module):  # 7 -> 13 -> 25: the transposed convolutions' usual slip
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1), nn.Sigmoid(),
+        )  # fmt: skip
+
+    def forward(self, z):
+        return self.layers(z)
+
+
+def _noisy_target_epoch(model, x, optimizer, batch_size, std, generator):
+    from aecourse.data import batches
+    from aecourse.noise import gaussian_noise
+
+    model.train()
+    total = 0.0
+    for idx in batches(len(x), batch_size, shuffle=True, generator=generator, device=x.device):
+        noisy = gaussian_noise(x[idx], std)
+        loss = nn.functional.mse_loss(model(noisy), noisy)  # scored against the noisy batch
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(x)
+
+
+def _psnr_in_train_mode(model, noisy, clean):
+    from aecourse.metrics import psnr
+
+    with torch.no_grad():
+        return psnr(model(noisy), clean).mean().item()
+
+
+@pytest.mark.parametrize(
+    ("step_id", "answer", "hint"),
+    [
+        ("gaussian_noise", _noise_in_place, "it changed its input"),
+        ("gaussian_noise", lambda x, std, generator=None: x, "differs from the lesson's"),
+        ("denoising_decoder", NoOutputPadding, "has shape (5, 1, 25, 25), expected (5, 1, 28, 28)"),
+        ("denoising_epoch", _noisy_target_epoch, "the MSE is against the clean batch"),
+        ("denoised_psnr", _psnr_in_train_mode, "switch the model to evaluation mode"),
+        ("masking_noise", lambda x, fraction, generator=None: x * 0, "keep the pixels where"),
+    ],
+)
+def test_lesson_02s_steps_say_what_to_fix(step_id, answer, hint):
+    with pytest.raises(StepError, match=re.escape(hint)):
+        check_step(step_id, answer)

@@ -1,0 +1,64 @@
+"""python -m aecourse check NOTEBOOK: the learner's steps, checked from the saved notebook."""
+
+import random
+
+import nbformat
+import pytest
+
+from aecourse.__main__ import main
+from aecourse.steps import LESSON_MODULES, lesson_steps
+from aecourse.steps.notebook import check_notebook
+from aecourse.teach.lessons import LESSONS_DIR
+from aecourse.teach.markup import student_source
+
+LESSON = LESSONS_DIR / "01_linear_autoencoder.ipynb"
+
+
+def released(path):
+    """The lesson as a learner gets it: every solution a stub."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.source = student_source(cell.source)
+    return notebook
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSON_MODULES))
+def test_the_lessons_own_answers_pass_and_the_command_says_so(lesson, capsys):
+    (path,) = LESSONS_DIR.glob(f"{lesson}_*.ipynb")
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    points = sum(s.points for s in lesson_steps(lesson))
+    assert f"Lesson {lesson}, {path.name}:" in out
+    assert f"steps worth {points:g} of {points:g} points; more tests run at grading" in out
+
+
+def test_a_released_copy_fails_every_step_and_says_what_to_do(tmp_path, capsys):
+    path = tmp_path / "01_linear_autoencoder.ipynb"
+    nbformat.write(released(LESSON), path)
+    assert main(["check", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("✗")]
+    assert len(rows) == 6 and all("still raises NotImplementedError" in r for r in rows)
+    assert lines[-1].startswith("Visible checks pass for steps worth 0 of 14 points")
+
+
+def test_moved_cells_and_a_renamed_notebook_are_checked_by_what_they_define(tmp_path):
+    notebook = nbformat.read(LESSON, as_version=4)
+    random.Random(0).shuffle(notebook.cells)
+    path = tmp_path / "my homework (copy).ipynb"
+    nbformat.write(notebook, path)
+    lesson, rows = check_notebook(path)
+    assert lesson == "01" and [r["status"] for r in rows] == ["passes"] * 6
+
+
+def test_bad_input_gets_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No notebook at"):
+        check_notebook(tmp_path / "missing.ipynb")
+    junk = tmp_path / "01_junk.ipynb"
+    junk.write_text("not json")
+    with pytest.raises(ValueError, match="is not a readable notebook"):
+        check_notebook(junk)
+    other = tmp_path / "notes.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), other)
+    with pytest.raises(ValueError, match="defines none of the graded steps"):
+        check_notebook(other)
