@@ -28,35 +28,6 @@ def _call(fn, *args):
         _fail(f"{fn.__name__} still raises NotImplementedError: replace it with your code.")
 
 
-def check_kl_divergence(kl_divergence, seed: int = 0) -> None:
-    """Lesson 03: ``kl_divergence(mu, logvar)`` is KL(N(mu, sigma^2) || N(0, 1)) per image."""
-    from aecourse.losses import kl_divergence as reference
-
-    zeros = torch.zeros(3, 4)
-    out = _call(kl_divergence, zeros, zeros)
-    if not isinstance(out, torch.Tensor) or out.shape != (3,):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        _fail(f"Return one value per image, shape (3,) for 3 images; got {shape}. "
-              "Sum over the latent dimension (dim=1), do not average over the batch.")  # fmt: skip
-    if not torch.allclose(out, torch.zeros(3), atol=1e-6):
-        _fail(f"KL(N(0, 1) || N(0, 1)) must be 0, got {out.tolist()}.")
-    one = kl_divergence(torch.ones(1, 4), torch.zeros(1, 4))
-    if torch.allclose(one, torch.tensor([-2.0])):
-        _fail("KL came out negative: check the sign; KL divergence is never below zero.")
-    if not torch.allclose(one, torch.tensor([2.0])):
-        _fail(f"For mu=1, sigma=1 in 4 dimensions the KL is 4 * 0.5 = 2.0; got {one.item():.4f}. "
-              "Is the factor 1/2 there?")  # fmt: skip
-    g = torch.Generator().manual_seed(seed)
-    mu, logvar = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
-    if not torch.allclose(kl_divergence(mu, logvar), reference(mu, logvar), atol=1e-5):
-        _fail(
-            "Right at mu=0 and mu=1 but wrong when the variance is not 1: check the "
-            "sigma^2 - log(sigma^2) part (logvar is log sigma^2, so sigma^2 = exp(logvar))."
-        )
-    print("Correct: 0 for N(0, 1), 2.0 for mu=1 in 4 dimensions, and equal to the reference "
-          "on random inputs.")  # fmt: skip
-
-
 def check_luminance(luminance, seed: int = 0) -> None:
     """Lesson 04: ``luminance(rgb)`` turns (B, 3, H, W) colour into (B, 1, H, W) gray the way
     PIL's ``convert("L")`` (ITU-R BT.601) does."""

@@ -1,7 +1,8 @@
 """The lessons' epochs and measurements, the package's copies: what the learner writes.
 
 Lesson 01 writes one epoch of training and the reconstruction error in its cells (graded
-steps) and trains with them; Lesson 02 the epoch of a denoiser and its PSNR. These copies are
+steps) and trains with them; Lesson 02 the epoch of a denoiser and its PSNR; Lesson 03 the
+anomaly score of a VAE. These copies are
 the same code (tested so), which the lessons' checks compare with; the lessons then train
 with :func:`aecourse.train.fit`, the same loop with progress bars, checkpoints and NaN checks.
 """
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from aecourse.data import batches
+from aecourse.losses import bernoulli_nll, kl_divergence
 from aecourse.metrics import psnr
 from aecourse.noise import gaussian_noise
 
@@ -73,3 +75,12 @@ def denoised_psnr(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor) ->
     model.eval()
     with torch.no_grad():
         return psnr(model(noisy), clean).mean().item()
+
+
+def anomaly_scores(vae: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Lesson 03's anomaly score: each image's negative ELBO in nats (shape (B,)), a bound on
+    -log p(x) that is high for images unlike the training data. One sample of z per image:
+    seed torch's generator first for repeatable scores."""
+    with torch.no_grad():
+        logits, mu, logvar = vae(x)
+        return bernoulli_nll(logits, x) + kl_divergence(mu, logvar)

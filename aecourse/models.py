@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -146,59 +145,80 @@ class DenoisingAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-def _mlp(sizes: Sequence[int]) -> list[nn.Module]:
-    """Linear + ReLU layers through ``sizes`` (e.g. [784, 400] is one layer)."""
-    layers: list[nn.Module] = []
-    for a, b in itertools.pairwise(sizes):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return layers
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Lesson 03: z = mu + sigma * eps with eps ~ N(0, I): random, yet differentiable in mu and
+    sigma. ``logvar`` is log sigma^2, so sigma = exp(logvar / 2); eps comes from torch's global
+    generator, so ``torch.manual_seed`` makes a draw repeatable."""
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
 
-class VAE(nn.Module):
-    """A variational autoencoder with MLP encoder and decoder (784-400-latent by default, as in
-    Kingma & Welling's MNIST experiments and pytorch/examples; ``hidden`` may list several
-    layers, e.g. (512, 256)).
+class VAEEncoder(nn.Module):
+    """Lesson 03's encoder: a 1x28x28 image to the mean and log-variance of q(z|x).
 
-    The encoder outputs the mean and log-variance of q(z|x); ``forward`` returns the decoder's
-    *logits* (apply a sigmoid for pixel values) with ``mu`` and ``logvar``, which the loss needs.
+    ``hidden`` lists the widths of the hidden layers (Linear + ReLU each): ``(400,)`` is Kingma
+    & Welling's MNIST model, ``(512, 256)`` the full profile's. Two linear heads read the last
+    hidden layer: one gives mu, the other log sigma^2 (any real number, unlike sigma itself).
     """
 
-    def __init__(self, latent_dim: int = 20, hidden: int | Sequence[int] = 400):
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...]):
         super().__init__()
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
-        self.latent_dim = latent_dim
-        sizes = [784, *([hidden] if isinstance(hidden, int) else hidden)]
-        self.body = nn.Sequential(nn.Flatten(), *_mlp(sizes))
-        self.to_mu = nn.Linear(sizes[-1], latent_dim)
-        self.to_logvar = nn.Linear(sizes[-1], latent_dim)
-        back = [latent_dim, *reversed(sizes[1:])]
-        self.decoder = nn.Sequential(
-            *_mlp(back), nn.Linear(back[-1], 784), nn.Unflatten(1, MNIST_SHAPE)
-        )
+        layers: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in itertools.pairwise((28 * 28, *hidden)):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        self.body = nn.Sequential(*layers)
+        self.to_mu = nn.Linear(hidden[-1], latent_dim)
+        self.to_logvar = nn.Linear(hidden[-1], latent_dim)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_image_batch(x, MNIST_SHAPE, type(self).__name__)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(x)
         return self.to_mu(h), self.to_logvar(h)
 
-    @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I): random, yet differentiable in mu and sigma."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+class VAEDecoder(nn.Module):
+    """Lesson 03's decoder: a code back through the hidden layers in reverse to 784 *logits*,
+    one Bernoulli distribution per pixel (a sigmoid gives pixel values)."""
+
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for n_in, n_out in itertools.pairwise((latent_dim, *reversed(hidden))):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        self.layers = nn.Sequential(
+            *layers, nn.Linear(hidden[0], 28 * 28), nn.Unflatten(1, (1, 28, 28))
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)
+
+
+class VAE(nn.Module):
+    """Lesson 03's variational autoencoder (784-400-20 in the quick profile, as in Kingma &
+    Welling's MNIST experiments and pytorch/examples).
+
+    ``forward`` returns the decoder's *logits* with ``mu`` and ``logvar``, which the loss needs;
+    it always samples z, in eval mode too, so that the loss is an honest estimate of the ELBO.
+    ``decode`` gives pixel values; ``reconstruct`` decodes the mean code, the VAE's best single
+    reconstruction, for pictures. A tensor of the wrong shape fails with advice.
+    """
+
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.encoder = VAEEncoder(latent_dim, hidden)
+        self.decoder = VAEDecoder(latent_dim, hidden)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_image_batch(x, (1, 28, 28), "VAE")
+        return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Pixel values in [0, 1] for latent codes ``z`` of shape (B, latent_dim)."""
         return torch.sigmoid(self.decoder(z))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Always samples z, in eval mode too: the loss is then an honest estimate of the ELBO."""
         mu, logvar = self.encode(x)
-        return self.decoder(self.reparameterize(mu, logvar)), mu, logvar
+        return self.decoder(reparameterize(mu, logvar)), mu, logvar
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """The decoded mean code: the VAE's best single reconstruction, for pictures."""
         return self.decode(self.encode(x)[0])
 
 

@@ -50,7 +50,7 @@ MNIST, PHOTO = (1, 28, 28), (1, 150, 150)
 MODELS = {
     "linear32": (lambda: LinearAutoencoder(32), mse_loss, 64, MNIST, 1, None, False),
     "dae": (DenoisingAutoencoder, mse_loss, 64, MNIST, 1, partial(gaussian_noise, std=0.5), False),
-    "vae400": (lambda: VAE(20, 400), vae_loss, 64, MNIST, 1, None, False),
+    "vae400": (lambda: VAE(20, (400,)), vae_loss, 64, MNIST, 1, None, False),
     "vae512-256": (lambda: VAE(20, (512, 256)), vae_loss, 64, MNIST, 1, None, False),
     "conv150": (ConvColorizer, mse_loss, 32, PHOTO, 3, None, True),
     "skip-lab150": (lambda: ColorAutoEncoder(2), mse_loss, 32, PHOTO, 2, None, True),

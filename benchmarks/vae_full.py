@@ -34,8 +34,8 @@ SETTINGS = {
     "cosine30-32": ("full", (512, 256), 32, 30, True),
     "cosine40-20": ("full", (512, 256), 20, 40, True),
     "cosine40-32": ("full", (512, 256), 32, 40, True),
-    "sample-constant60": ("sample", 400, 20, 60, False),
-    "sample-cosine60": ("sample", 400, 20, 60, True),
+    "sample-constant60": ("sample", (400,), 20, 60, False),
+    "sample-cosine60": ("sample", (400,), 20, 60, True),
 }
 CHOSEN = ("cosine40-20", "sample-constant60")  # what Lesson 03 uses in full and in quick
 

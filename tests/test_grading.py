@@ -35,18 +35,18 @@ isolated = pytest.mark.skipif(SANDBOX.mode != "bubblewrap", reason=SANDBOX.descr
 KEPT = Path(__file__).resolve().parents[1] / "build" / "grading"  # the last run's tables
 
 SOLUTION = """\
-def my_masking_noise(x, fraction, generator=None):
+def my_luminance(rgb):
     ### BEGIN SOLUTION
-    keep = torch.rand(x.shape, generator=generator, device=x.device) >= fraction
-    return x * keep
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return (rgb * weights).sum(dim=1, keepdim=True)
     ### END SOLUTION"""
 TEST = """\
-check_masking_noise(my_masking_noise)
+check_luminance(my_luminance)
 ### BEGIN HIDDEN TESTS
 import importlib  # noqa: E402
 
 checks = importlib.reload(aecourse.checks)
-checks.check_masking_noise(my_masking_noise, seed=1)
+checks.check_luminance(my_luminance, seed=1)
 ### END HIDDEN TESTS"""
 NAME = "01_tiny"
 
@@ -55,9 +55,7 @@ def _lesson() -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell
     params = cell("profile = None\nresults_path = None")
     params.metadata["tags"] = ["parameters"]
-    imports = cell(
-        "import torch\n\nimport aecourse\nfrom aecourse.checks import check_masking_noise"
-    )
+    imports = cell("import torch\n\nimport aecourse\nfrom aecourse.checks import check_luminance")
     imports.metadata["tags"] = ["imports"]
     solution = cell(SOLUTION)
     nbgrader = {"schema_version": 3, "grade": False, "solution": False, "locked": False}
@@ -105,7 +103,7 @@ def _with(released, before_test: str = "", solution: str | None = None, after: s
 DETACHED = "import time; time.sleep(4); open({path!r}, 'w').write('hacked')"
 WORKING = SOLUTION.replace("    ### BEGIN SOLUTION\n", "").replace("\n    ### END SOLUTION", "")
 FAKE_CHECKS = "lambda *args, **kwargs: print('Correct!')"
-FAKE_RELOAD = f"lambda m, *a: types.SimpleNamespace(check_masking_noise={FAKE_CHECKS})"
+FAKE_RELOAD = f"lambda m, *a: types.SimpleNamespace(check_luminance={FAKE_CHECKS})"
 
 
 def _submissions(released, paths: dict) -> dict:
@@ -159,7 +157,7 @@ def _submissions(released, paths: dict) -> dict:
             before_test=(
                 "import aecourse.checks\n"
                 "open(aecourse.checks.__file__, 'a').write("
-                "'\\ndef check_masking_noise(*a, **k):\\n    return None\\n')"
+                "'\\ndef check_luminance(*a, **k):\\n    return None\\n')"
             ),
         ),  # fmt: skip
         "reads_source": _with(
@@ -178,7 +176,7 @@ def _submissions(released, paths: dict) -> dict:
             ),
         ),  # fmt: skip
         # Bypassing the hidden tests from another cell of the notebook.
-        "replaces_check": _with(released, before_test=f"check_masking_noise = {FAKE_CHECKS}"),
+        "replaces_check": _with(released, before_test=f"check_luminance = {FAKE_CHECKS}"),
         "replaces_reload": _with(
             released,
             before_test=(f"import importlib, types\nimportlib.reload = {FAKE_RELOAD}"),
@@ -191,7 +189,7 @@ def _submissions(released, paths: dict) -> dict:
                 "    def find_spec(self, name, path, target=None):\n"
                 "        return importlib.util.spec_from_loader(name, self) if name == 'aecourse.checks' else None\n"  # noqa: E501
                 "    def create_module(self, spec):\n"
-                f"        return types.SimpleNamespace(check_masking_noise={FAKE_CHECKS})\n"
+                f"        return types.SimpleNamespace(check_luminance={FAKE_CHECKS})\n"
                 "    def exec_module(self, module):\n"
                 "        pass\n"
                 "sys.meta_path.insert(0, Fake())\n"
@@ -217,7 +215,7 @@ def _submissions(released, paths: dict) -> dict:
             solution=(
                 "import importlib, types\n"
                 f"importlib.reload = {FAKE_RELOAD}\n"
-                "def my_masking_noise(x, fraction, generator=None):\n    return x"
+                "def my_luminance(rgb):\n    return rgb"
             ),
         ),  # fmt: skip
         # Plain trouble, graded and reported.
@@ -229,7 +227,10 @@ def _submissions(released, paths: dict) -> dict:
                 "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
             ),
         ),
-        "raises": _with(released, solution=WORKING.replace("return x * keep", "return 1 / 0")),
+        "raises": _with(
+            released,
+            solution=WORKING.replace("return (rgb * weights)", "return 1 / 0 + (rgb * weights)"),
+        ),
         "loops_in_solution": _with(
             released, solution=WORKING + "\n\nwhile True:\n    pass"
         ),  # fmt: skip
@@ -337,9 +338,9 @@ def test_a_dishonest_class_gets_what_it_deserves(course, tmp_path):
     assert "also sent, not graded" in rows["two_files"]["problems"]
     assert "CellTimeoutError" in rows["ignores_sigint"]["problems"]
     assert "did not finish" in rows["loops_in_solution"]["problems"]
-    assert "no cell of the notebook defines my_masking_noise" in rows["answers_nothing"]["problems"]
+    assert "no cell of the notebook defines my_luminance" in rows["answers_nothing"]["problems"]
     assert "ZeroDivisionError" in rows["raises"]["problems"]
-    assert "no cell of the notebook defines my_masking_noise" in rows["deletes_cells"]["problems"]
+    assert "no cell of the notebook defines my_luminance" in rows["deletes_cells"]["problems"]
     assert "kernel died" in rows["exits"]["problems"]
     assert "MemoryError" in rows["memory_hog"]["problems"]
     assert not rows["honest"]["review"] and not rows["untouched"]["review"]
@@ -389,7 +390,7 @@ def test_review_flags_name_what_reaches_outside_the_exercise():
 
 def test_a_test_cell_splits_into_visible_and_hidden_parts():
     visible, hidden = split_tests(TEST)
-    assert visible.strip() == "check_masking_noise(my_masking_noise)"
+    assert visible.strip() == "check_luminance(my_luminance)"
     assert "seed=1" in hidden and "### " not in visible + hidden
 
 

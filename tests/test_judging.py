@@ -61,6 +61,12 @@ def test_an_answer_taken_from_the_package_is_named(code):
     assert taken_from_package(code, "LinearEncoder")
 
 
+def test_a_step_taken_beside_given_code_is_named():
+    cell = "from aecourse.losses import kl_per_unit\n\n\ndef kl_divergence(mu, logvar):\n    ..."
+    assert "aecourse.losses" in taken_from_package(cell, "kl_per_unit")
+    assert taken_from_package("from aecourse.noise import gaussian_noise", "gaussian_noise")
+
+
 def test_an_answer_written_in_the_cell_is_not_flagged():
     assert taken_from_package(solution("LinearEncoder"), "LinearEncoder") is None
     assert taken_from_package(solution("train_epoch"), "train_epoch") is None

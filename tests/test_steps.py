@@ -248,3 +248,80 @@ def _psnr_in_train_mode(model, noisy, clean):
 def test_lesson_02s_steps_say_what_to_fix(step_id, answer, hint):
     with pytest.raises(StepError, match=re.escape(hint)):
         check_step(step_id, answer)
+
+
+def test_lesson_03_has_its_eight_steps_worth_18_points():
+    steps = lesson_steps("03")
+    ids = "vae_encoder reparameterize vae_decoder vae kl_per_unit bernoulli_nll vae_loss"
+    assert [s.id for s in steps] == [*ids.split(), "anomaly_scores"]
+    assert sum(s.points for s in steps) == 18
+
+
+class OneHead(nn.Module):  # the encoder's usual slip: mu and logvar from the same head
+    def __init__(self, latent_dim, hidden):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden[0]), nn.ReLU())
+        self.to_mu = nn.Linear(hidden[0], latent_dim)
+        self.to_logvar = nn.Linear(hidden[0], latent_dim)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.to_mu(h), self.to_mu(h)
+
+
+class SigmoidDecoder(nn.Module):  # pixel values where the loss wants logits
+    def __init__(self, latent_dim, hidden):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(latent_dim, hidden[0]), nn.ReLU(), nn.Linear(hidden[0], 784),
+            nn.Unflatten(1, (1, 28, 28)), nn.Sigmoid(),
+        )  # fmt: skip
+
+    def forward(self, z):
+        return self.layers(z)
+
+
+def _naive_nll(logits, target):  # log(sigmoid(.)): infinite for a confident decoder
+    p = torch.sigmoid(logits)
+    return -(target * p.log() + (1 - target) * (1 - p).log()).flatten(1).sum(dim=1)
+
+
+def _loss_as_numbers(output, target, beta=1.0):
+    from aecourse.losses import bernoulli_nll, kl_divergence
+
+    logits, mu, logvar = output
+    recon = bernoulli_nll(logits, target).mean().item()
+    kl = kl_divergence(mu, logvar).mean().item()
+    return {"loss": torch.tensor(recon + beta * kl), "recon": torch.tensor(recon),
+            "kl": torch.tensor(kl)}  # fmt: skip
+
+
+def _mean_score(vae, x):
+    from aecourse.losses import bernoulli_nll, kl_divergence
+
+    with torch.no_grad():
+        logits, mu, logvar = vae(x)
+        return (bernoulli_nll(logits, x) + kl_divergence(mu, logvar)).mean()
+
+
+@pytest.mark.parametrize(
+    ("step_id", "answer", "hint"),
+    [
+        ("vae_encoder", OneHead, "logvar differs from the lesson's"),
+        ("reparameterize", lambda mu, logvar: mu + logvar.exp() * torch.randn_like(mu),
+         "sigma = exp(logvar / 2)"),
+        ("reparameterize", lambda mu, logvar: mu.data.add_(torch.randn_like(mu)),
+         "it changed mu or logvar"),
+        ("vae_decoder", SigmoidDecoder, "no sigmoid at the end"),
+        ("kl_per_unit", lambda mu, logvar: -0.5 * (mu**2 + logvar.exp() - logvar - 1),
+         "the KL differs from the lesson's"),
+        ("kl_per_unit", lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1),
+         "the KL has shape (3,), expected (3, 4)"),
+        ("bernoulli_nll", _naive_nll, "it overflows for large logits"),
+        ("vae_loss", _loss_as_numbers, "the loss has no graph for gradients"),
+        ("anomaly_scores", _mean_score, "has shape (), expected (10,)"),
+    ],
+)  # fmt: skip
+def test_lesson_03s_steps_say_what_to_fix(step_id, answer, hint):
+    with pytest.raises(StepError, match=re.escape(hint)):
+        check_step(step_id, answer)

@@ -71,7 +71,7 @@ def test_fit_many_tracks_every_loss_part_with_randomness(digits, mnist):
     from aecourse.models import VAE
 
     labels = mnist.train.y[:512]
-    models = [VAE(latent_dim=4, hidden=32) for _ in range(3)]
+    models = [VAE(latent_dim=4, hidden=(32,)) for _ in range(3)]
     histories = fit_many(models, digits, [labels != d for d in range(3)], epochs=2,
                          batch_size=32, loss_fn=vae_loss, progress=False)  # fmt: skip
     assert set(histories[0]) == {"train_loss", "train_recon", "train_kl"}

@@ -25,7 +25,11 @@ from typing import Any
 import torch
 
 # Lesson number -> the module that declares that lesson's steps (imported when asked for).
-LESSON_MODULES = {"01": "aecourse.steps.linear", "02": "aecourse.steps.denoising"}
+LESSON_MODULES = {
+    "01": "aecourse.steps.linear",
+    "02": "aecourse.steps.denoising",
+    "03": "aecourse.steps.variational",
+}
 MORE_TESTS = "visible checks pass; more tests run at grading"
 
 
@@ -61,6 +65,12 @@ class Step:
     def share(self) -> float:
         """The points one case is worth."""
         return self.points / len(self.cases)
+
+
+def package(module: str) -> Any:
+    """The package's module ``aecourse.<module>``, imported when a step first needs its
+    reference (the steps' declarations import nothing of the lessons' code)."""
+    return importlib.import_module(f"aecourse.{module}")
 
 
 def lesson_steps(lesson: str) -> tuple[Step, ...]:
@@ -107,9 +117,12 @@ def verdict(case: Case, got: Mapping, expected: Mapping) -> str | None:
 
 
 def check_case(case: Case, answer: Any, reference: Any) -> str | None:
-    """Run one case on the learner's answer and on the reference, in this process."""
-    inputs = case.inputs(reference)
-    return verdict(case, run_case(case, answer, inputs), case.run(reference, inputs))
+    """Run one case on the learner's answer and on the reference, in this process. Cases seed
+    torch's global generator; its state is put back after, so that a check in a lesson does
+    not change the random numbers of the cells after it."""
+    with torch.random.fork_rng(devices=[]):
+        inputs = case.inputs(reference)
+        return verdict(case, run_case(case, answer, inputs), case.run(reference, inputs))
 
 
 def check_step(step_id: str, answer: Any) -> None:

@@ -15,7 +15,7 @@ import torch
 from aecourse.steps import Case, close, first_problem, seeded
 
 
-def _build(make: Any, args: dict) -> torch.nn.Module:
+def build(make: Any, args: dict) -> torch.nn.Module:
     torch.manual_seed(0)
     model = make(**args)
     if not isinstance(model, torch.nn.Module):
@@ -34,6 +34,17 @@ def load_weights(model: torch.nn.Module, weights: list[torch.Tensor]) -> None:
             param.copy_(value)
 
 
+def with_weights(make: Any, inputs: dict) -> tuple[torch.nn.Module | None, dict]:
+    """Build ``make(**args)`` and, if its parameters are shaped as the reference's, load the
+    reference's weights into it: (the model, or None if the shapes differ; its shapes)."""
+    model = build(make, inputs["args"])
+    found: dict = {"shapes": shapes(model)}
+    if found["shapes"] != [tuple(w.shape) for w in inputs["weights"]]:
+        return None, found
+    load_weights(model, inputs["weights"])
+    return model, found
+
+
 def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int):
     """A case's ``inputs``: the reference built with ``args``, its weights (seeded) and an
     input batch of ``x_shape`` in [0, 1]."""
@@ -45,6 +56,7 @@ def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int):
             "args": args,
             "weights": [p.detach().clone() for p in model.parameters()],
             "x": torch.rand(x_shape, generator=seeded(seed + 1)),
+            "seed": seed,
         }
 
     return inputs
@@ -52,22 +64,37 @@ def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int):
 
 def run_module(make: Any, inputs: dict) -> dict:
     """Build ``make(**args)``; with the reference's weights, run the input batch forwards and a
-    fixed weighted sum of the output backwards. Only shapes, outputs and gradients go back."""
-    model = _build(make, inputs["args"])
-    found = {"shapes": shapes(model)}
-    if found["shapes"] != [tuple(w.shape) for w in inputs["weights"]]:
+    fixed weighted sum of the output (of each output, for a module that returns several, e.g.
+    a VAE's mean and log-variance) backwards. Only shapes, outputs and gradients go back. The
+    global generator is seeded first, for a module that samples."""
+    model, found = with_weights(make, inputs)
+    if model is None:
         return found
-    load_weights(model, inputs["weights"])
+    torch.manual_seed(inputs["seed"])
     out = model(inputs["x"])
-    found["out"] = out.detach().clone() if isinstance(out, torch.Tensor) else repr(type(out))
-    if isinstance(out, torch.Tensor) and out.requires_grad:
-        weights = torch.linspace(-1, 1, out.numel()).view(out.shape)
-        (out * weights).sum().backward()
+    outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+    tensors = [o for o in outs if isinstance(o, torch.Tensor)]
+    found["out"] = [o.detach().clone() if isinstance(o, torch.Tensor) else repr(type(o))
+                    for o in outs]  # fmt: skip
+    if tensors and all(o.requires_grad for o in tensors):
+        total = sum((o * torch.linspace(-1, 1, o.numel()).view(o.shape)).sum() for o in tensors)
+        total.backward()
         found["grads"] = [
             torch.zeros(0) if p.grad is None else p.grad.detach().clone()
             for p in model.parameters()
         ]
     return found
+
+
+def outputs_problem(got: Any, expected: list, names: tuple[str, ...], hint: str) -> str | None:
+    """None if the module's outputs ``got`` are ``expected`` (a list of tensors, named
+    ``names``), else what differs first: how many it returns, a shape, or the values."""
+    if not isinstance(got, list) or len(got) != len(expected):
+        count = len(got) if isinstance(got, list) else 0
+        returns = " and ".join(names) if len(names) > 1 else "one tensor"
+        return f"forward() returns {count} values; it should return {returns}"
+    found = (close(g, e, name, hint) for g, e, name in zip(got, expected, names, strict=True))
+    return first_problem(*found)
 
 
 def _shape_problem(got: dict, expected: dict, shape_hint: str) -> str | None:
@@ -86,7 +113,7 @@ def parameters_case(
     return Case(
         f"parameters with {_args(args)}",
         module_inputs(args, x_shape, seed),
-        lambda make, inputs: {"shapes": shapes(_build(make, inputs["args"]))},
+        lambda make, inputs: {"shapes": shapes(build(make, inputs["args"]))},
         lambda got, exp: _shape_problem(got, exp, shape_hint),
         hidden,
     )
@@ -99,13 +126,15 @@ def forward_case(
     shape_hint: str,
     value_hint: str,
     hidden: bool = False,
+    outputs: tuple[str, ...] = ("the output",),
 ) -> Case:
-    """With the lesson's weights, the output for a batch of ``x_shape`` is the lesson's."""
+    """With the lesson's weights, the output (or ``outputs``, for a module that returns
+    several) for a batch of ``x_shape`` is the lesson's."""
 
     def judge(got: dict, exp: dict) -> str | None:
         return first_problem(
             _shape_problem(got, exp, shape_hint),
-            close(got.get("out"), exp["out"], "the output", value_hint),
+            outputs_problem(got.get("out"), exp["out"], outputs, value_hint),
         )
 
     return Case(
@@ -152,7 +181,7 @@ def raises_case(
     """A batch of the wrong shape ``bad_shape`` raises ``error`` (with advice), not garbage."""
 
     def run(make: Any, inputs: dict) -> dict:
-        model = _build(make, inputs["args"])
+        model = build(make, inputs["args"])
         try:
             model(torch.rand(inputs["bad_shape"]))
         except Exception as err:  # which error it raises is the finding

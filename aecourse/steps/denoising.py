@@ -11,28 +11,9 @@ from typing import Any
 
 import torch
 
-from aecourse.steps import Case, Step, close, first_problem, seeded
+from aecourse.steps import Case, Step, close, first_problem, package, seeded
 from aecourse.steps.cases import backward_case, forward_case, load_weights, parameters_case
 from aecourse.steps.cases import raises_case as module_raises_case
-
-
-def _models():
-    import aecourse.models
-
-    return aecourse.models
-
-
-def _noise():
-    import aecourse.noise
-
-    return aecourse.noise
-
-
-def _loop():
-    import aecourse.loop
-
-    return aecourse.loop
-
 
 # --- the noise models: functions of (x, level, generator) -----------------------------------
 
@@ -130,7 +111,7 @@ def _module_cases(x_shape, hidden_x, shape_hint: str, value_hint: str) -> tuple[
 def _model_inputs(n: int, seed: int, **extra):
     def inputs(reference: Any) -> dict:
         torch.manual_seed(seed)
-        model = _models().DenoisingAutoencoder()
+        model = package("models").DenoisingAutoencoder()
         clean = torch.rand(n, 1, 28, 28, generator=seeded(seed + 1))
         return {
             "weights": [p.detach().clone() for p in model.parameters()],
@@ -143,7 +124,7 @@ def _model_inputs(n: int, seed: int, **extra):
 
 
 def _model_with(inputs: dict) -> torch.nn.Module:
-    model = _models().DenoisingAutoencoder()
+    model = package("models").DenoisingAutoencoder()
     load_weights(model, inputs["weights"])
     return model
 
@@ -202,7 +183,7 @@ def _run_psnr(denoised_psnr: Any, inputs: dict) -> dict:
     model.train()
     graphs = []  # whether each forward pass built a graph for gradients
     model.register_forward_pre_hook(lambda *_: graphs.append(torch.is_grad_enabled()))
-    noisy = _noise().gaussian_noise(inputs["x"], 0.5, seeded(inputs["seed"] + 3))
+    noisy = package("noise").gaussian_noise(inputs["x"], 0.5, seeded(inputs["seed"] + 3))
     value = denoised_psnr(model, noisy, inputs["x"])
     number = value.detach() if isinstance(value, torch.Tensor) else value
     return {
@@ -240,7 +221,7 @@ STEPS = (
         "gaussian_noise",
         "Gaussian noise: the corruption it learns to undo",
         2,
-        lambda: _noise().gaussian_noise,
+        lambda: package("noise").gaussian_noise,
         (
             _noise_case(IMAGES, 0.5, 1, GAUSSIAN_DRAW),
             _level_case(1.5, LEVEL_HINT),
@@ -254,7 +235,7 @@ STEPS = (
         "DenoisingEncoder",
         "the encoder: two stride-2 convolutions",
         3,
-        lambda: _models().DenoisingEncoder,
+        lambda: package("models").DenoisingEncoder,
         _module_cases(
             IMAGES,
             (3, 1, 28, 28),
@@ -267,7 +248,7 @@ STEPS = (
         "DenoisingDecoder",
         "the decoder: two transposed convolutions",
         3,
-        lambda: _models().DenoisingDecoder,
+        lambda: package("models").DenoisingDecoder,
         _module_cases(
             CODES,
             (3, 64, 7, 7),
@@ -280,7 +261,7 @@ STEPS = (
         "DenoisingAutoencoder",
         "encoder and decoder in one model",
         2,
-        lambda: _models().DenoisingAutoencoder,
+        lambda: package("models").DenoisingAutoencoder,
         (
             *_module_cases(
                 IMAGES, (3, 1, 28, 28), AUTOENCODER_SHAPES, "decode what the encoder returns"
@@ -301,7 +282,7 @@ STEPS = (
         "denoising_epoch",
         "one epoch: noisy input, clean target",
         3,
-        lambda: _loop().denoising_epoch,
+        lambda: package("loop").denoising_epoch,
         (
             _epoch_case(24, 8, 0.5, 21),
             _epoch_case(30, 16, 0.3, 31, hidden=True),
@@ -313,7 +294,7 @@ STEPS = (
         "denoised_psnr",
         "the denoiser's PSNR: how it is scored",
         2,
-        lambda: _loop().denoised_psnr,
+        lambda: package("loop").denoised_psnr,
         (_psnr_case(12, 41), _psnr_case(20, 51, hidden=True)),
     ),
     Step(
@@ -321,7 +302,7 @@ STEPS = (
         "masking_noise",
         "masking noise: pixels set to 0",
         2,
-        lambda: _noise().masking_noise,
+        lambda: package("noise").masking_noise,
         (
             _noise_case(IMAGES, 0.5, 4, MASK_DRAW),
             _level_case(2.0, LEVEL_HINT),

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from aecourse.steps import Case, Step, close, first_problem, seeded
+from aecourse.steps import Case, Step, close, first_problem, package, seeded
 from aecourse.steps.cases import (
     backward_case,
     forward_case,
@@ -19,19 +19,6 @@ from aecourse.steps.cases import (
     parameters_case,
     raises_case,
 )
-
-
-def _models():
-    import aecourse.models
-
-    return aecourse.models
-
-
-def _loop():
-    import aecourse.loop
-
-    return aecourse.loop
-
 
 IMAGES = (5, 1, 28, 28)
 ENCODER_SHAPES = "one nn.Linear from 28 * 28 = 784 pixels to latent_dim numbers, after a flatten"
@@ -59,7 +46,7 @@ def _module_cases(args, hidden_args, x_shape, hidden_x, shape_hint, value_hint) 
 def _loop_inputs(latent_dim: int, n: int, batch_size: int, seed: int):
     def inputs(reference: Any) -> dict:
         torch.manual_seed(seed)
-        model = _models().LinearAutoencoder(latent_dim)
+        model = package("models").LinearAutoencoder(latent_dim)
         return {
             "latent_dim": latent_dim,
             "batch_size": batch_size,
@@ -72,7 +59,7 @@ def _loop_inputs(latent_dim: int, n: int, batch_size: int, seed: int):
 
 
 def _model_with(inputs: dict) -> torch.nn.Module:
-    model = _models().LinearAutoencoder(inputs["latent_dim"])
+    model = package("models").LinearAutoencoder(inputs["latent_dim"])
     load_weights(model, inputs["weights"])
     return model
 
@@ -160,7 +147,7 @@ STEPS = (
         "LinearEncoder",
         "the encoder: an image to a latent code",
         2,
-        lambda: _models().LinearEncoder,
+        lambda: package("models").LinearEncoder,
         _module_cases(
             {"latent_dim": 8},
             {"latent_dim": 3},
@@ -175,7 +162,7 @@ STEPS = (
         "LinearDecoder",
         "the decoder: a latent code back to an image",
         2,
-        lambda: _models().LinearDecoder,
+        lambda: package("models").LinearDecoder,
         _module_cases(
             {"latent_dim": 8},
             {"latent_dim": 3},
@@ -190,7 +177,7 @@ STEPS = (
         "LinearAutoencoder",
         "encoder and decoder in one model",
         3,
-        lambda: _models().LinearAutoencoder,
+        lambda: package("models").LinearAutoencoder,
         (
             *_module_cases(
                 {"latent_dim": 8},
@@ -220,7 +207,7 @@ STEPS = (
         "train_epoch",
         "one epoch of training, the loop written out",
         3,
-        lambda: _loop().train_epoch,
+        lambda: package("loop").train_epoch,
         (
             _epoch_case(40, 16, 21),
             _epoch_case(50, 8, 31, hidden=True),
@@ -232,7 +219,7 @@ STEPS = (
         "reconstruction_mse",
         "the reconstruction error: how the model is measured",
         2,
-        lambda: _loop().reconstruction_mse,
+        lambda: package("loop").reconstruction_mse,
         (_error_case(30, 41), _error_case(45, 51, hidden=True)),
     ),
     Step(
@@ -240,7 +227,7 @@ STEPS = (
         "TiedLinearAutoencoder",
         "one weight matrix for both directions",
         2,
-        lambda: _models().TiedLinearAutoencoder,
+        lambda: package("models").TiedLinearAutoencoder,
         _module_cases(
             {"latent_dim": 8},
             {"latent_dim": 3},

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from aecourse.profiles import GRADING_THREADS
 from aecourse.steps import Step, find_step, verdict
 from aecourse.steps.notebook import binds
 from aecourse.teach.answers import find_answer
@@ -33,7 +36,9 @@ from aecourse.teach.review import review_flags
 from aecourse.teach.sandbox import Sandbox, stop
 
 MAX_OUTPUT_BYTES = 20 * 2**20  # what one case may send back
-PACKAGE_COPIES = ("aecourse.models", "aecourse.loop", "aecourse.steps")  # where references live
+# Where the references live: an answer bound to a name from these is the package's own code.
+PACKAGE_COPIES = ("aecourse.models", "aecourse.loop", "aecourse.losses", "aecourse.noise",
+                  "aecourse.steps")  # fmt: skip
 
 TAKEN = "it is the package's own code, not yours (0 points; named for review)"
 
@@ -42,11 +47,12 @@ TAKEN = "it is the package's own code, not yours (0 points; named for review)"
 # answers, at the end of the feedback run's kernel (:func:`kernel_cell`), or in a process of
 # its own after only the setup and the answers (:func:`judge_steps`).
 CASES_CODE = r"""
-def _judge_cases(namespace, cases, taken, save=None, load=None):
+def _judge_cases(namespace, cases, taken, threads, save=None, load=None):
     import torch
     from aecourse.steps import find_step, run_case
     save, load = save or torch.save, load or torch.load
     torch.set_grad_enabled(True)  # whatever a cell of the notebook set
+    torch.set_num_threads(threads)  # as the grader computes the expected results
     open("cases.started", "w").close()
     inputs = load("inputs.pt", weights_only=True)
     for key, step_id, index in cases:
@@ -80,7 +86,7 @@ def main():
             exec(compile(code, "<cell " + str(number) + ">", "exec"), namespace)
         except BaseException:
             pass  # the step's cases say that its name is not defined
-    _judge_cases(namespace, job["cases"], job["taken"], save, load)
+    _judge_cases(namespace, job["cases"], job["taken"], job["threads"], save, load)
 main()
 """
 )
@@ -89,7 +95,8 @@ main()
 def kernel_cell(keys: list[tuple[str, str, int]]) -> str:
     """The code that runs the cases ``keys`` in the kernel of the feedback run, as its last
     cell, on what the notebook defined (the feedback page does not show it)."""
-    return CASES_CODE + f"_judge_cases(globals(), {keys!r}, {TAKEN!r})\ndel _judge_cases\n"
+    call = f"_judge_cases(globals(), {keys!r}, {TAKEN!r}, {GRADING_THREADS})"
+    return CASES_CODE + call + "\ndel _judge_cases\n"
 
 
 _expected: dict[tuple[str, int], tuple[dict, dict]] = {}
@@ -97,12 +104,22 @@ _lock = threading.Lock()
 
 
 def reference_case(step: Step, index: int) -> tuple[dict, dict]:
-    """(inputs, what the reference returns) of one case, computed once per grading process."""
+    """(inputs, what the reference returns) of one case, computed once per grading process,
+    on as many threads as the student's side runs the case: the number of threads changes
+    the order of floating-point sums, and a gradient that is zero but for rounding (a
+    convolution's bias before BatchNorm) would differ by more than a case's tolerance once
+    Adam has scaled it up to full steps."""
     with _lock:
         if (step.id, index) not in _expected:
             case, reference = step.cases[index], step.reference()
-            inputs = case.inputs(reference)
-            _expected[step.id, index] = inputs, dict(case.run(reference, inputs))
+            threads = torch.get_num_threads()
+            torch.set_num_threads(GRADING_THREADS)
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    inputs = case.inputs(reference)
+                    _expected[step.id, index] = inputs, dict(case.run(reference, inputs))
+            finally:
+                torch.set_num_threads(threads)
         return _expected[step.id, index]
 
 
@@ -211,7 +228,8 @@ def judge_steps(
         return {}
     keys = write_inputs(work, steps)
     sandbox.prepare(work)
-    job = json.dumps({"setup": setup, "answers": answers, "cases": keys, "taken": TAKEN})
+    job = json.dumps({"setup": setup, "answers": answers, "cases": keys, "taken": TAKEN,
+                      "threads": GRADING_THREADS})  # fmt: skip
     command = sandbox.command([sys.executable, "-c", _STUDENT], work, env)
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
