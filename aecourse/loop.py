@@ -2,7 +2,8 @@
 
 Lesson 01 writes one epoch of training and the reconstruction error in its cells (graded
 steps) and trains with them; Lesson 02 the epoch of a denoiser and its PSNR; Lesson 03 the
-anomaly score of a VAE. These copies are
+anomaly score of a VAE; Lesson 04 a colorizer's predictions and its gain over the gray copy.
+These copies are
 the same code (tested so), which the lessons' checks compare with; the lessons then train
 with :func:`aecourse.train.fit`, the same loop with progress bars, checkpoints and NaN checks.
 """
@@ -84,3 +85,20 @@ def anomaly_scores(vae: nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         logits, mu, logvar = vae(x)
         return bernoulli_nll(logits, x) + kl_divergence(mu, logvar)
+
+
+def predict_colors(model: nn.Module, gray: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Lesson 04: the colours ``model`` gives the gray images ``gray``, in eval mode without
+    gradients, ``batch_size`` images at a time, so that a test split of large photos need not
+    pass through the model at once."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(gray[i : i + batch_size]) for i in range(0, len(gray), batch_size)])
+
+
+def psnr_gain(predicted: torch.Tensor, gray: torch.Tensor, rgb: torch.Tensor) -> float:
+    """Lesson 04's measure: the mean PSNR (dB) of the colours ``predicted`` for ``gray``
+    against the true colours ``rgb``, minus that of the gray copy (the gray in all three
+    channels, the colorizer that does nothing). Below 0, colour does more harm than good."""
+    gray_copy = gray.expand(-1, 3, -1, -1)
+    return psnr(predicted, rgb).mean().item() - psnr(gray_copy, rgb).mean().item()

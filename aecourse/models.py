@@ -222,41 +222,62 @@ class VAE(nn.Module):
         return self.decode(self.encode(x)[0])
 
 
-class ConvColorizer(nn.Module):
-    """Lesson 04: a plain convolutional autoencoder from grayscale to colour.
+class ColorEncoder(nn.Module):
+    """Lesson 04's encoder: three 3x3 stride-2 convolutions (each halves H and W, doubling the
+    channels from ``width``), then a bottleneck convolution at 1/8 of the size, ReLU after
+    each. ``forward`` also returns the size each stride-2 stage took in, so that the decoder
+    can give every stage back exactly that size: then any image of 16 pixels or more fits."""
 
-    Encoder: three stride-2 convolutions (each halves H and W) to a 256-channel bottleneck at
-    1/8 of the size. Decoder: three transposed convolutions back up, and a sigmoid for RGB in
-    [0, 1]. Works for any image size of 16 pixels or more (the decoder is told the size each
-    stage must have).
-    """
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.down = nn.ModuleList([
+            nn.Conv2d(1, width, 3, stride=2, padding=1),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),
+        ])  # fmt: skip
+        self.bottleneck = nn.Conv2d(4 * width, 8 * width, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        sizes = []
+        for conv in self.down:
+            sizes.append(tuple(x.shape[-2:]))
+            x = torch.relu(conv(x))
+        return torch.relu(self.bottleneck(x)), sizes
+
+
+class ColorDecoder(nn.Module):
+    """Lesson 04's decoder: three 3x3 stride-2 transposed convolutions, each told the size it
+    must produce (a stride-2 one could give two), ReLU between them and a sigmoid at the end
+    for colours in [0, 1]."""
 
     def __init__(self, out_channels: int = 3, width: int = 32):
         super().__init__()
-        w = width
-        self.down = nn.ModuleList([
-            nn.Conv2d(1, w, 3, stride=2, padding=1),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
-            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1),
-        ])  # fmt: skip
-        self.bottleneck = nn.Conv2d(4 * w, 8 * w, 3, padding=1)
         self.up = nn.ModuleList([
-            nn.ConvTranspose2d(8 * w, 2 * w, 3, stride=2, padding=1),
-            nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1),
-            nn.ConvTranspose2d(w, out_channels, 3, stride=2, padding=1),
+            nn.ConvTranspose2d(8 * width, 2 * width, 3, stride=2, padding=1),
+            nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1),
+            nn.ConvTranspose2d(width, out_channels, 3, stride=2, padding=1),
         ])  # fmt: skip
 
+    def forward(self, code: torch.Tensor, sizes: list[tuple[int, int]]) -> torch.Tensor:
+        x = torch.relu(self.up[0](code, output_size=sizes[2]))
+        x = torch.relu(self.up[1](x, output_size=sizes[1]))
+        return torch.sigmoid(self.up[2](x, output_size=sizes[0]))
+
+
+class ConvColorizer(nn.Module):
+    """Lesson 04: a plain convolutional autoencoder from grayscale to colour, 1/8 of the size
+    at its bottleneck. A tensor that is not a batch of gray images of 16 pixels or more fails
+    with advice. Lesson 05 trains it again, beside the skip-connection model."""
+
+    def __init__(self, out_channels: int = 3, width: int = 32):
+        super().__init__()
+        self.encoder = ColorEncoder(width)
+        self.decoder = ColorDecoder(out_channels, width)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_gray_batch(x, type(self).__name__)
-        sizes = []
-        for conv in self.down:
-            sizes.append(x.shape[-2:])
-            x = torch.relu(conv(x))
-        x = torch.relu(self.bottleneck(x))
-        for i, deconv in enumerate(self.up):
-            x = deconv(x, output_size=sizes[-1 - i])
-            x = torch.relu(x) if i < len(self.up) - 1 else torch.sigmoid(x)
-        return x
+        check_gray_batch(x, "ConvColorizer")
+        code, sizes = self.encoder(x)
+        return self.decoder(code, sizes)
 
 
 class ColorAutoEncoder(nn.Module):

@@ -3,8 +3,9 @@
 ``quick`` is sized for a 2-core laptop with no GPU (offline MNIST sample, few epochs);
 ``full`` uses the seed presentation's settings (full MNIST, batch 64, 10 epochs, ...);
 ``grading`` is what the autograder runs a student's notebook with: the quick profile's data
-with training cut to an epoch or so, so that every cell runs (and draws) in seconds; its
-numbers are not the lesson's results, and the points never come from it.
+(fewer and smaller photo crops) with training cut to an epoch or so, so that every cell runs
+(and draws) in seconds; its numbers are not the lesson's results, and the points never come
+from it (they come from the steps' cases, which bring their own inputs).
 Each lesson keeps its own hyper-parameters per profile in a visible table; this module only
 decides *which* profile, data source and device are in force, and says why.
 """
@@ -152,7 +153,8 @@ class ColorizationBudget:
 COLORIZATION = {
     "quick": ColorizationBudget(64, (1200, 200, 200), epochs_conv=6, epochs_skip=6),
     "full": ColorizationBudget(150, (4000, 400, 400), epochs_conv=20, epochs_skip=25),
-    "grading": ColorizationBudget(64, (256, 64, 64), epochs_conv=1, epochs_skip=1),
+    # every cell runs and draws, on crops small enough for a class to be graded in minutes
+    "grading": ColorizationBudget(32, (128, 32, 32), epochs_conv=1, epochs_skip=1),
 }
 
 

@@ -79,7 +79,7 @@ def test_the_lessons_answers_pass_every_case_and_the_inputs_hold_no_expected_val
     assert outcomes == {STEPS[n].id: ["passed"] * len(STEPS[n].cases) for n in names}
     sent = torch.load(tmp_path / "work" / "inputs.pt", weights_only=True)
     assert {key for case in sent.values() for key in case} <= {
-        "args", "weights", "x", "bad_shape", "latent_dim", "batch_size", "seed"
+        "args", "weights", "x", "bad_shape", "latent_dim", "batch_size", "seed", "extra"
     }  # fmt: skip
 
 

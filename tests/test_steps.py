@@ -325,3 +325,70 @@ def _mean_score(vae, x):
 def test_lesson_03s_steps_say_what_to_fix(step_id, answer, hint):
     with pytest.raises(StepError, match=re.escape(hint)):
         check_step(step_id, answer)
+
+
+def test_lesson_04_has_its_five_steps_worth_12_points():
+    steps = lesson_steps("04")
+    ids = "color_encoder color_decoder conv_colorizer predict_colors psnr_gain"
+    assert [s.id for s in steps] == ids.split()
+    assert sum(s.points for s in steps) == 12
+
+
+class SizesAfter(nn.Module):  # notes each stage's output size instead of its input's
+    def __init__(self, width=32):
+        super().__init__()
+        self.down = nn.ModuleList([
+            nn.Conv2d(1, width, 3, stride=2, padding=1),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),
+        ])  # fmt: skip
+        self.bottleneck = nn.Conv2d(4 * width, 8 * width, 3, padding=1)
+
+    def forward(self, x):
+        sizes = []
+        for conv in self.down:
+            x = torch.relu(conv(x))
+            sizes.append(tuple(x.shape[-2:]))
+        return torch.relu(self.bottleneck(x)), sizes
+
+
+class NoOutputSize(nn.Module):  # the transposed convolutions left to guess their size
+    def __init__(self, out_channels=3, width=32):
+        super().__init__()
+        self.up = nn.ModuleList([
+            nn.ConvTranspose2d(8 * width, 2 * width, 3, stride=2, padding=1),
+            nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1),
+            nn.ConvTranspose2d(width, out_channels, 3, stride=2, padding=1),
+        ])  # fmt: skip
+
+    def forward(self, code, sizes):
+        x = torch.relu(self.up[0](code))
+        x = torch.relu(self.up[1](x))
+        return torch.sigmoid(self.up[2](x))
+
+
+def _all_at_once(model, gray, batch_size=256):
+    model.eval()
+    with torch.no_grad():
+        return model(gray)
+
+
+def _gain_reversed(predicted, gray, rgb):
+    from aecourse.metrics import psnr
+
+    copy = gray.expand(-1, 3, -1, -1)
+    return psnr(copy, rgb).mean().item() - psnr(predicted, rgb).mean().item()
+
+
+@pytest.mark.parametrize(
+    ("step_id", "answer", "hint"),
+    [
+        ("color_encoder", SizesAfter, "the sizes differs from the lesson's"),
+        ("color_decoder", NoOutputSize, "has shape (2, 3, 57, 57), expected (2, 3, 64, 64)"),
+        ("predict_colors", _all_at_once, "it ran the model on 10 images at once"),
+        ("psnr_gain", _gain_reversed, "the gain differs from the lesson's"),
+    ],
+)
+def test_lesson_04s_steps_say_what_to_fix(step_id, answer, hint):
+    with pytest.raises(StepError, match=re.escape(hint)):
+        check_step(step_id, answer)

@@ -29,6 +29,7 @@ LESSON_MODULES = {
     "01": "aecourse.steps.linear",
     "02": "aecourse.steps.denoising",
     "03": "aecourse.steps.variational",
+    "04": "aecourse.steps.colorization",
 }
 MORE_TESTS = "visible checks pass; more tests run at grading"
 

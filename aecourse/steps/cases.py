@@ -45,9 +45,10 @@ def with_weights(make: Any, inputs: dict) -> tuple[torch.nn.Module | None, dict]
     return model, found
 
 
-def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int):
-    """A case's ``inputs``: the reference built with ``args``, its weights (seeded) and an
-    input batch of ``x_shape`` in [0, 1]."""
+def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int, extra: tuple = ()):
+    """A case's ``inputs``: the reference built with ``args``, its weights (seeded), an input
+    batch of ``x_shape`` in [0, 1] and the ``extra`` arguments of ``forward`` after it (e.g. a
+    decoder's sizes)."""
 
     def inputs(reference: Any) -> dict:
         torch.manual_seed(seed)
@@ -57,6 +58,7 @@ def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int):
             "weights": [p.detach().clone() for p in model.parameters()],
             "x": torch.rand(x_shape, generator=seeded(seed + 1)),
             "seed": seed,
+            "extra": extra,
         }
 
     return inputs
@@ -71,11 +73,10 @@ def run_module(make: Any, inputs: dict) -> dict:
     if model is None:
         return found
     torch.manual_seed(inputs["seed"])
-    out = model(inputs["x"])
+    out = model(inputs["x"], *inputs["extra"])
     outs = tuple(out) if isinstance(out, tuple | list) else (out,)
     tensors = [o for o in outs if isinstance(o, torch.Tensor)]
-    found["out"] = [o.detach().clone() if isinstance(o, torch.Tensor) else repr(type(o))
-                    for o in outs]  # fmt: skip
+    found["out"] = [_plain(o) for o in outs]
     if tensors and all(o.requires_grad for o in tensors):
         total = sum((o * torch.linspace(-1, 1, o.numel()).view(o.shape)).sum() for o in tensors)
         total.backward()
@@ -84,6 +85,17 @@ def run_module(make: Any, inputs: dict) -> dict:
             for p in model.parameters()
         ]
     return found
+
+
+def _plain(value: Any) -> Any:
+    """An output as data to send back: a tensor, a list of sizes as a tensor of ints (an
+    encoder's sizes), anything else as the name of its type."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    try:
+        return torch.tensor([tuple(v) for v in value], dtype=torch.long)
+    except (TypeError, ValueError, RuntimeError):
+        return repr(type(value))
 
 
 def outputs_problem(got: Any, expected: list, names: tuple[str, ...], hint: str) -> str | None:
@@ -127,6 +139,7 @@ def forward_case(
     value_hint: str,
     hidden: bool = False,
     outputs: tuple[str, ...] = ("the output",),
+    extra: tuple = (),
 ) -> Case:
     """With the lesson's weights, the output (or ``outputs``, for a module that returns
     several) for a batch of ``x_shape`` is the lesson's."""
@@ -139,7 +152,7 @@ def forward_case(
 
     return Case(
         f"output for input {x_shape} with {_args(args)}",
-        module_inputs(args, x_shape, seed),
+        module_inputs(args, x_shape, seed, extra),
         run_module,
         judge,
         hidden,
@@ -147,7 +160,12 @@ def forward_case(
 
 
 def backward_case(
-    args: dict, x_shape: tuple[int, ...], seed: int, shape_hint: str, hidden: bool = False
+    args: dict,
+    x_shape: tuple[int, ...],
+    seed: int,
+    shape_hint: str,
+    hidden: bool = False,
+    extra: tuple = (),
 ) -> Case:
     """Gradients reach every parameter as they do in the lesson's model."""
 
@@ -168,7 +186,7 @@ def backward_case(
 
     return Case(
         f"gradients for input {x_shape} with {_args(args)}",
-        module_inputs(args, x_shape, seed),
+        module_inputs(args, x_shape, seed, extra),
         run_module,
         judge,
         hidden,

@@ -1,0 +1,241 @@
+"""Lesson 04's graded steps: the colorizer's encoder, its decoder, the model that joins them,
+its predictions for a set of gray photos, and its gain in dB over the gray copy.
+
+Visible cases use the lesson's width (32) on 64x64 crops; the hidden ones a narrower model,
+a*b* output (two channels, as Lesson 05's Lab model) and crops of other, non-square sizes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from aecourse.steps import Case, Step, close, package, seeded
+from aecourse.steps.cases import (
+    backward_case,
+    forward_case,
+    load_weights,
+    parameters_case,
+    raises_case,
+)
+
+NARROW = {"out_channels": 2, "width": 8}
+CROPS, ODD_CROPS = (2, 1, 64, 64), (3, 1, 40, 56)
+
+ENCODER_SHAPES = (
+    "self.down = nn.ModuleList of three Conv2d(..., 3, stride=2, padding=1) from 1 to width, "
+    "2 * width and 4 * width channels, then self.bottleneck = Conv2d(4 * width, 8 * width, 3, "
+    "padding=1)"
+)
+ENCODER_VALUES = (
+    "before each stride-2 convolution note the size it takes in (tuple(x.shape[-2:])), then "
+    "a ReLU after every convolution; return the bottleneck's output and the three sizes"
+)
+DECODER_SHAPES = (
+    "self.up = nn.ModuleList of three ConvTranspose2d(..., 3, stride=2, padding=1): 8 * width "
+    "to 2 * width, 2 * width to width, width to out_channels"
+)
+DECODER_VALUES = (
+    "each transposed convolution gets output_size= the encoder's sizes, last first "
+    "(sizes[2], sizes[1], sizes[0]); a ReLU after the first two, a sigmoid after the last"
+)
+COLORIZER_SHAPES = "self.encoder = ColorEncoder(width), then self.decoder = ColorDecoder(...)"
+
+
+def _sizes(x_shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """What the encoder's stride-2 stages take in, for images of ``x_shape``."""
+    h, w = x_shape[-2:]
+    sizes = []
+    for _ in range(3):
+        sizes.append((h, w))
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return sizes
+
+
+def _code_shape(x_shape: tuple[int, ...], width: int) -> tuple[int, ...]:
+    h, w = _sizes(x_shape)[-1]
+    return (x_shape[0], 8 * width, (h + 1) // 2, (w + 1) // 2)
+
+
+def _module_cases(make_args, outputs, shape_hint, value_hint, decoder=False) -> tuple:
+    """Parameters, outputs and gradients, visible on the lesson's model and 64x64 crops,
+    hidden on a narrow a*b* model and 40x56 crops; a decoder gets a code and the sizes."""
+    cases = []
+    for args, x_shape, seeds, hidden in (({}, CROPS, (1, 2, 3), False),
+                                         (NARROW, ODD_CROPS, (11, 12, 13), True)):  # fmt: skip
+        args = make_args(args)
+        shape, extra = x_shape, ()
+        if decoder:
+            shape, extra = _code_shape(x_shape, args.get("width", 32)), (_sizes(x_shape),)
+        cases += [
+            parameters_case(args, shape, seeds[0], shape_hint, hidden=hidden),
+            forward_case(args, shape, seeds[1], shape_hint, value_hint, hidden=hidden,
+                         outputs=outputs, extra=extra),
+            backward_case(args, shape, seeds[2], shape_hint, hidden=hidden, extra=extra),
+        ]  # fmt: skip
+    return tuple(cases)
+
+
+# --- predictions: the model in eval mode, without gradients, batch by batch ------------------
+
+
+def _predict_inputs(n: int, batch_size: int, seed: int):
+    def inputs(reference: Any) -> dict:
+        torch.manual_seed(seed)
+        model = package("models").ConvColorizer(width=4)
+        return {
+            "weights": [p.detach().clone() for p in model.parameters()],
+            "gray": torch.rand(n, 1, 16, 16, generator=seeded(seed + 1)),
+            "batch_size": batch_size,
+        }
+
+    return inputs
+
+
+def _run_predict(predict_colors: Any, inputs: dict) -> dict:
+    model = package("models").ConvColorizer(width=4)
+    load_weights(model, inputs["weights"])
+    model.train()
+    calls = []  # (batch size, whether a graph for gradients was built) of each forward pass
+    model.register_forward_pre_hook(
+        lambda _, args: calls.append((len(args[0]), torch.is_grad_enabled()))
+    )
+    out = predict_colors(model, inputs["gray"], inputs["batch_size"])
+    return {
+        "out": out.detach().clone() if isinstance(out, torch.Tensor) else repr(type(out)),
+        "largest": max((size for size, _ in calls), default=0),
+        "grads": any(grad for _, grad in calls),
+        "eval": not model.training,
+    }
+
+
+def _judge_predict(got: dict, exp: dict) -> str | None:
+    if not got["eval"]:
+        return "switch the model to evaluation mode first: model.eval()"
+    if got["grads"]:
+        return "its forward passes built graphs for gradients: predict under torch.no_grad()"
+    if got["largest"] > exp["largest"]:
+        return (
+            f"it ran the model on {got['largest']} images at once: batches of at most "
+            "batch_size (gray[i : i + batch_size]), so that a large test split fits in memory"
+        )
+    return close(got["out"], exp["out"], "the colours", "the model's output for every image, "
+                 "in order: torch.cat of the batches")  # fmt: skip
+
+
+def _predict_case(n: int, batch_size: int, seed: int, hidden: bool = False) -> Case:
+    return Case(
+        f"{n} gray images in batches of {batch_size}",
+        _predict_inputs(n, batch_size, seed),
+        _run_predict,
+        _judge_predict,
+        hidden,
+    )
+
+
+# --- the gain over the gray copy, in dB -------------------------------------------------------
+
+
+def _gain_inputs(shape: tuple[int, ...], seed: int, copy: bool = False):
+    def inputs(reference: Any) -> dict:
+        g = seeded(seed)
+        rgb = torch.rand(shape, generator=g)
+        gray = package("color").to_gray(rgb)
+        predicted = gray.expand(-1, 3, -1, -1).clone() if copy else torch.rand(shape, generator=g)
+        return {"predicted": predicted, "gray": gray, "rgb": rgb}
+
+    return inputs
+
+
+def _run_gain(psnr_gain: Any, inputs: dict) -> dict:
+    value = psnr_gain(inputs["predicted"], inputs["gray"], inputs["rgb"])
+    number = isinstance(value, int | float)
+    return {"gain": torch.tensor(float(value) if number else float("nan")), "number": number}
+
+
+def _judge_gain(got: dict, exp: dict) -> str | None:
+    if not got["number"]:
+        return "return a Python number (.item()), in dB"
+    return close(
+        got["gain"],
+        exp["gain"],
+        "the gain",
+        "the mean PSNR of predicted against rgb, minus that of the gray copy "
+        "(gray.expand(-1, 3, -1, -1)) against rgb",
+    )
+
+
+def _gain_case(name: str, shape, seed: int, copy: bool = False, hidden: bool = False) -> Case:
+    return Case(
+        f"{name}, images {shape}", _gain_inputs(shape, seed, copy), _run_gain, _judge_gain, hidden
+    )
+
+
+STEPS = (
+    Step(
+        "color_encoder",
+        "ColorEncoder",
+        "the encoder: stride-2 convolutions down to a bottleneck",
+        3,
+        lambda: package("models").ColorEncoder,
+        _module_cases(
+            lambda args: {"width": args["width"]} if args else {},
+            ("the code", "the sizes"),
+            ENCODER_SHAPES,
+            ENCODER_VALUES,
+        ),
+    ),
+    Step(
+        "color_decoder",
+        "ColorDecoder",
+        "the decoder: transposed convolutions told their output size",
+        3,
+        lambda: package("models").ColorDecoder,
+        _module_cases(
+            lambda args: args, ("the colours",), DECODER_SHAPES, DECODER_VALUES, decoder=True
+        ),
+    ),
+    Step(
+        "conv_colorizer",
+        "ConvColorizer",
+        "the colorizer: gray in, colour out",
+        2,
+        lambda: package("models").ConvColorizer,
+        (
+            *_module_cases(
+                lambda args: args,
+                ("the colours",),
+                COLORIZER_SHAPES,
+                "decode the code with the sizes the encoder returns",
+            ),
+            raises_case(
+                {},
+                (2, 3, 64, 64),
+                "ValueError",
+                "call check_gray_batch(x, 'ConvColorizer') first",
+            ),
+            raises_case(NARROW, (2, 1, 8, 8), "ValueError", "check x first", hidden=True),
+        ),
+    ),
+    Step(
+        "predict_colors",
+        "predict_colors",
+        "its colours for a set of photos, batch by batch",
+        2,
+        lambda: package("loop").predict_colors,
+        (_predict_case(10, 4, 41), _predict_case(7, 3, 42, hidden=True)),
+    ),
+    Step(
+        "psnr_gain",
+        "psnr_gain",
+        "how it is measured: dB above the gray copy",
+        2,
+        lambda: package("loop").psnr_gain,
+        (
+            _gain_case("random colours", (4, 3, 16, 16), 51),
+            _gain_case("the gray copy itself", (3, 3, 8, 8), 52, copy=True),
+            _gain_case("random colours", (5, 3, 9, 13), 53, hidden=True),
+        ),
+    ),
+)
