@@ -1,9 +1,12 @@
-"""Checks for the lessons' exercises: they explain what is wrong instead of a bare assert.
+"""Checks in the style of an instructor's own exercise: they explain what is wrong instead of a
+bare assert, against an independent reference.
 
-Each check returns None on success (after printing a short confirmation) and raises
-:class:`ExerciseError` with a hint otherwise. The lessons call each check with its defaults;
-the hidden tests of a graded assignment call it again with another ``seed`` (other inputs the
-student has not seen), so a solution fitted to the visible check does not pass by accident.
+The lessons' graded work is their build steps (:mod:`aecourse.steps`); a check here serves an
+exercise written in plain nbgrader markup, whose hidden tests call it again with another
+``seed`` (other inputs the student has not seen), and Lesson 04 uses ``check_luminance`` to
+show that :func:`aecourse.color.to_gray` is what PIL calls grayscale. Each check returns None
+on success (after printing a short confirmation) and raises :class:`ExerciseError` with a
+hint otherwise.
 """
 
 from __future__ import annotations
@@ -54,32 +57,3 @@ def check_luminance(luminance, seed: int = 0) -> None:
         _fail(f"Differs from PIL's convert('L') by up to {worst:.1f} gray levels of 255: check "
               "which weight goes with which channel (R 0.299, G 0.587, B 0.114).")  # fmt: skip
     print(f"Correct: matches PIL's convert('L') within {worst:.2f} of 255 gray levels.")
-
-
-def check_mean_chroma(mean_chroma, seed: int = 0) -> None:
-    """Lesson 05: ``mean_chroma(rgb)`` is the average of sqrt(a*^2 + b*^2) over all pixels of
-    (B, 3, H, W) colour images in [0, 1]: how colourful they are (0 for gray)."""
-    import numpy as np
-    from skimage.color import rgb2lab
-
-    gray = torch.full((2, 3, 4, 4), 0.5)
-    out = _call(mean_chroma, gray)
-    value = float(out)
-    if abs(value) > 0.05:  # sRGB gray lands within ~0.003 of a*=b*=0 (rounded D65 white)
-        _fail(f"A gray image has no colour, so its chroma is 0; got {value:.4f}. "
-              "Chroma uses only a* and b*, not the lightness L.")  # fmt: skip
-    g = torch.Generator().manual_seed(seed)
-    rgb = torch.rand(3, 3, 8, 8, generator=g)
-    lab = np.stack([rgb2lab(im.permute(1, 2, 0).numpy()) for im in rgb])  # the reference
-    expected = float(np.hypot(lab[..., 1], lab[..., 2]).mean())
-    value = float(mean_chroma(rgb))
-    if abs(value - expected) > 1e-2 * expected:
-        squared = float((lab[..., 1] ** 2 + lab[..., 2] ** 2).mean())
-        hint = (
-            " You returned the mean of a*^2 + b*^2: take the square root per pixel first."
-            if abs(value - squared) < 1e-2 * squared
-            else " Convert with aecourse.color.rgb_to_lab; a* and b* are channels 1 and 2."
-        )
-        _fail(f"Expected {expected:.3f} on random colours (scikit-image's rgb2lab), got "
-              f"{value:.3f}.{hint}")  # fmt: skip
-    print(f"Correct: 0 for gray, {value:.3f} on random colours, as scikit-image computes it.")

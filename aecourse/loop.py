@@ -2,10 +2,10 @@
 
 Lesson 01 writes one epoch of training and the reconstruction error in its cells (graded
 steps) and trains with them; Lesson 02 the epoch of a denoiser and its PSNR; Lesson 03 the
-anomaly score of a VAE; Lesson 04 a colorizer's predictions and its gain over the gray copy.
-These copies are
-the same code (tested so), which the lessons' checks compare with; the lessons then train
-with :func:`aecourse.train.fit`, the same loop with progress bars, checkpoints and NaN checks.
+anomaly score of a VAE; Lesson 04 a colorizer's predictions and its gain over the gray copy;
+Lesson 05 that gain photo by photo, and how colourful predictions are. These copies are the
+same code (tested so), which the lessons' checks compare with; the lessons train with
+:func:`aecourse.train.fit`, the same loop with progress bars, checkpoints and NaN checks.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aecourse.color import rgb_to_lab, to_gray
 from aecourse.data import batches
 from aecourse.losses import bernoulli_nll, kl_divergence
 from aecourse.metrics import psnr
@@ -102,3 +103,24 @@ def psnr_gain(predicted: torch.Tensor, gray: torch.Tensor, rgb: torch.Tensor) ->
     channels, the colorizer that does nothing). Below 0, colour does more harm than good."""
     gray_copy = gray.expand(-1, 3, -1, -1)
     return psnr(predicted, rgb).mean().item() - psnr(gray_copy, rgb).mean().item()
+
+
+def gain_by_photo(
+    predicted: torch.Tensor, rgb: torch.Tensor, sources: list[str]
+) -> dict[str, float]:
+    """Lesson 05: :func:`psnr_gain` for the images of each source photo apart (``sources``
+    names each image's photo), in the order the photos first appear. One test split of a few
+    photos is a noisy judge; the gain photo by photo says how noisy."""
+    gains = {}
+    for name in dict.fromkeys(sources):
+        mask = torch.tensor([s == name for s in sources], device=rgb.device)
+        gains[name] = psnr_gain(predicted[mask], to_gray(rgb[mask]), rgb[mask])
+    return gains
+
+
+def mean_chroma(rgb: torch.Tensor) -> float:
+    """Lesson 05: the mean chroma sqrt(a*^2 + b*^2) over every pixel of colour images in
+    [0, 1]: 0 for gray, larger for more vivid colours. MSE makes a colorizer's colours duller
+    than the photos'; this says by how much."""
+    lab = rgb_to_lab(rgb)
+    return torch.sqrt(lab[:, 1] ** 2 + lab[:, 2] ** 2).mean().item()

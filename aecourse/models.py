@@ -287,7 +287,8 @@ class ColorAutoEncoder(nn.Module):
     up, each fed the previous output concatenated with the encoder map of the same size (the
     skip connections). The seed's layers fit 150x150 only; passing ``output_size=`` to each
     transposed convolution makes every size of 16 pixels or more fit. ``out_channels`` is 3
-    for RGB, 2 for the a*b* channels of Lab.
+    for RGB, 2 for the a*b* channels of Lab. Lesson 05 writes it in its cells (a graded step);
+    this is the same code, tested so.
     """
 
     def __init__(self, out_channels: int = 3):
@@ -302,7 +303,7 @@ class ColorAutoEncoder(nn.Module):
         self.up4 = nn.ConvTranspose2d(128, out_channels, 3, stride=2)  # 74 -> 150
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_gray_batch(x, type(self).__name__)
+        check_gray_batch(x, "ColorAutoEncoder")
         d1 = torch.relu(self.down1(x))
         d2 = torch.relu(self.down2(d1))
         d3 = torch.relu(self.down3(d2))

@@ -19,19 +19,3 @@ def test_luminance_check_against_pil(capsys):
         check_luminance(lambda rgb: right(rgb.flip(1)))
     with pytest.raises(ExerciseError, match="keepdim=True"):
         check_luminance(lambda rgb: right(rgb)[:, 0])
-
-
-def test_mean_chroma_check_against_scikit_image(capsys):
-    from aecourse.checks import check_mean_chroma
-    from aecourse.color import rgb_to_lab
-
-    def right(rgb):
-        lab = rgb_to_lab(rgb)
-        return torch.sqrt(lab[:, 1] ** 2 + lab[:, 2] ** 2).mean().item()
-
-    check_mean_chroma(right)
-    assert "as scikit-image computes it" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="square root per pixel"):
-        check_mean_chroma(lambda rgb: (rgb_to_lab(rgb)[:, 1:] ** 2).sum(1).mean().item())
-    with pytest.raises(ExerciseError, match="only a\\* and b\\*"):
-        check_mean_chroma(lambda rgb: rgb_to_lab(rgb).norm(dim=1).mean().item())

@@ -392,3 +392,63 @@ def _gain_reversed(predicted, gray, rgb):
 def test_lesson_04s_steps_say_what_to_fix(step_id, answer, hint):
     with pytest.raises(StepError, match=re.escape(hint)):
         check_step(step_id, answer)
+
+
+def test_lesson_05_has_its_five_steps_worth_12_points_and_the_course_73():
+    steps = lesson_steps("05")
+    ids = "color_autoencoder lab_split lab_join gain_by_photo mean_chroma"
+    assert [s.id for s in steps] == ids.split()
+    assert sum(s.points for s in steps) == 12
+    assert len(ALL_STEPS) == 31 and sum(s.points for s in ALL_STEPS) == 73
+
+
+class SeedPadding(nn.Module):  # the seed's hand-set output_padding: 150x150 only
+    def __init__(self, out_channels=3):
+        super().__init__()
+        self.down1 = nn.Conv2d(1, 64, 3, stride=2)
+        self.down2 = nn.Conv2d(64, 128, 3, stride=2, padding=1)
+        self.down3 = nn.Conv2d(128, 256, 3, stride=2, padding=1)
+        self.down4 = nn.Conv2d(256, 512, 3, stride=2, padding=1)
+        self.up1 = nn.ConvTranspose2d(512, 256, 3, stride=2, padding=1)
+        self.up2 = nn.ConvTranspose2d(512, 128, 3, stride=2, padding=1)
+        self.up3 = nn.ConvTranspose2d(256, 64, 3, stride=2, padding=1, output_padding=1)
+        self.up4 = nn.ConvTranspose2d(128, out_channels, 3, stride=2, output_padding=1)
+
+    def forward(self, x):
+        d1 = torch.relu(self.down1(x))
+        d2 = torch.relu(self.down2(d1))
+        d3 = torch.relu(self.down3(d2))
+        d4 = torch.relu(self.down4(d3))
+        u1 = torch.relu(self.up1(d4))
+        u2 = torch.relu(self.up2(torch.cat((u1, d3), dim=1)))
+        u3 = torch.relu(self.up3(torch.cat((u2, d2), dim=1)))
+        return torch.sigmoid(self.up4(torch.cat((u3, d1), dim=1)))
+
+
+def _split_unscaled(rgb):
+    from aecourse.color import rgb_to_lab
+
+    lab = rgb_to_lab(rgb)
+    return lab[:, :1], lab[:, 1:]
+
+
+def _mean_of_squares(rgb):
+    from aecourse.color import rgb_to_lab
+
+    return (rgb_to_lab(rgb)[:, 1:] ** 2).sum(1).mean().item()
+
+
+@pytest.mark.parametrize(
+    ("step_id", "answer", "hint"),
+    [
+        ("color_autoencoder", SeedPadding, "raised RuntimeError"),
+        ("lab_split", _split_unscaled, "L / 100 differs from the lesson's"),
+        ("lab_join", lambda lightness, ab: torch.cat([lightness, ab], 1), "the colours differs"),
+        ("gain_by_photo", lambda p, rgb, sources: {s: 0.0 for s in sorted(set(sources))},
+         "one per source photo, in the order"),
+        ("mean_chroma", _mean_of_squares, "the chroma differs from the lesson's"),
+    ],
+)  # fmt: skip
+def test_lesson_05s_steps_say_what_to_fix(step_id, answer, hint):
+    with pytest.raises(StepError, match=re.escape(hint)):
+        check_step(step_id, answer)
