@@ -96,8 +96,8 @@ def steps_page() -> str:
                          f"{shown} + {len(s.cases) - shown} |")  # fmt: skip
         lines.append("")
     lines += [
-        f"In all: {total:g} points in steps. Lessons without steps here still grade their",
-        "exercise as before.",
+        f"In all: {total:g} points in steps. An exercise of your own in nbgrader's markup (a",
+        "solution region and hidden tests) is graded beside them, as the instructors' page says.",
         "",
         "## An assignment from some of the steps",
         "",
