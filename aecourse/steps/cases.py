@@ -193,6 +193,23 @@ def backward_case(
     )
 
 
+def raised(call: Any) -> dict:
+    """Run ``call()``: the name of the error it raises ("" if none), as a case sends it back."""
+    try:
+        call()
+    except Exception as err:  # which error it raises is the finding
+        return {"raised": type(err).__name__}
+    return {"raised": ""}
+
+
+def refusal_problem(got: dict, exp: dict, when: str, error: str, hint: str) -> str | None:
+    """None if the answer raised what the reference raised, else what it did instead."""
+    if got["raised"] == exp["raised"]:
+        return None
+    did = f"raises {got['raised']}" if got["raised"] else "runs"
+    return f"{when} it {did}; it should raise {error}: {hint}"
+
+
 def raises_case(
     args: dict, bad_shape: tuple[int, ...], error: str, hint: str, hidden: bool = False
 ) -> Case:
@@ -200,17 +217,10 @@ def raises_case(
 
     def run(make: Any, inputs: dict) -> dict:
         model = build(make, inputs["args"])
-        try:
-            model(torch.rand(inputs["bad_shape"]))
-        except Exception as err:  # which error it raises is the finding
-            return {"raised": type(err).__name__}
-        return {"raised": ""}
+        return raised(lambda: model(torch.rand(inputs["bad_shape"])))
 
     def judge(got: dict, exp: dict) -> str | None:
-        if got["raised"] == exp["raised"]:
-            return None
-        did = f"raises {got['raised']}" if got["raised"] else "runs"
-        return f"for input of shape {bad_shape} it {did}; it should raise {error}: {hint}"
+        return refusal_problem(got, exp, f"for input of shape {bad_shape}", error, hint)
 
     inputs = {"args": args, "bad_shape": bad_shape}
     return Case(f"input {bad_shape} refused", lambda reference: inputs, run, judge, hidden)

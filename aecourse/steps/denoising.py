@@ -12,7 +12,14 @@ from typing import Any
 import torch
 
 from aecourse.steps import Case, Step, close, first_problem, package, seeded
-from aecourse.steps.cases import backward_case, forward_case, load_weights, parameters_case
+from aecourse.steps.cases import (
+    backward_case,
+    forward_case,
+    load_weights,
+    parameters_case,
+    raised,
+    refusal_problem,
+)
 from aecourse.steps.cases import raises_case as module_raises_case
 
 # --- the noise models: functions of (x, level, generator) -----------------------------------
@@ -56,17 +63,10 @@ def _noise_case(shape, level, seed, draw, hidden=False) -> Case:
 
 def _level_case(level: float, error_hint: str, hidden: bool = False) -> Case:
     def run(noise: Any, inputs: dict) -> dict:
-        try:
-            noise(torch.rand(2, 1, 4, 4), inputs["level"])
-        except Exception as err:  # which error it raises is the finding
-            return {"raised": type(err).__name__}
-        return {"raised": ""}
+        return raised(lambda: noise(torch.rand(2, 1, 4, 4), inputs["level"]))
 
     def judge(got: dict, exp: dict) -> str | None:
-        if got["raised"] == exp["raised"]:
-            return None
-        did = f"raises {got['raised']}" if got["raised"] else "runs"
-        return f"for level {level} it {did}; it should raise ValueError: {error_hint}"
+        return refusal_problem(got, exp, f"for level {level}", "ValueError", error_hint)
 
     return Case(f"level {level} refused", lambda reference: {"level": level}, run, judge, hidden)
 
