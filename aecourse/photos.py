@@ -13,6 +13,7 @@ colour targets as float tensors in [0, 1] on the device.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,39 @@ from aecourse.photo_files import EXTENSIONS, to_rgb
 from aecourse.photo_folder import load_photo_folder
 from aecourse.photo_splits import Photos, make_photos, split_crops, split_photo_names
 
+# The shipped photographs, as files inside the packages that ship them: (package, path).
+# Read straight from their files, as those packages' own loaders read them, without importing
+# scikit-learn and scikit-image (a second of imports, paid by every colour lesson and every
+# notebook the grader runs).
+SHIPPED_FILES: dict[str, list[tuple[str, str]]] = {
+    "astronaut": [("skimage", "data/astronaut.png")],
+    "chelsea": [("skimage", "data/chelsea.png")],
+    "coffee": [("skimage", "data/coffee.png")],
+    "motorcycle": [("skimage", "data/motorcycle_left.png"),
+                   ("skimage", "data/motorcycle_right.png")],
+    "rocket": [("skimage", "data/rocket.jpg")],
+    "china": [("sklearn", "datasets/images/china.jpg")],
+    "flower": [("sklearn", "datasets/images/flower.jpg")],
+    "grace_hopper": [("matplotlib", "mpl-data/sample_data/grace_hopper.jpg")],
+}  # fmt: skip
+
+
+def package_file(package: str, path: str) -> Path:
+    """The file ``path`` inside the installed ``package``, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    file = Path(folders[0], path) if folders else None
+    if file is None or not file.is_file():
+        raise FileNotFoundError(
+            f"The shipped photo {path} of {package} is not there: install the course's packages "
+            "again (`make install`), or use a folder of your own photos (photo_source=FOLDER)."
+        )
+    return file
+
 
 def shipped_photos() -> dict[str, list[np.ndarray]]:
     """Real colour photographs of everyday scenes from scikit-image, scikit-learn and
-    matplotlib, by source.
+    matplotlib, by source (:data:`SHIPPED_FILES`).
 
     Views of one scene (scikit-image's stereo motorcycle pair) form one group, so they land
     in the same split. Left out: synthetic images (logos, charts, phantoms) and the scientific
@@ -35,23 +65,13 @@ def shipped_photos() -> dict[str, list[np.ndarray]]:
     from stains, filters and false-colour composites rather than from the scene: a colorizer
     of photos should not learn them, and the seed's own data set is landscape photos.
     """
-    from matplotlib import cbook
-    from skimage import data as skdata
-    from sklearn.datasets import load_sample_image
-
-    left, right, _ = skdata.stereo_motorcycle()
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        hopper = np.asarray(to_rgb(Image.open(f)))
-    return {
-        "astronaut": [skdata.astronaut()],
-        "chelsea": [skdata.chelsea()],
-        "coffee": [skdata.coffee()],
-        "motorcycle": [left, right],
-        "rocket": [skdata.rocket()],
-        "china": [load_sample_image("china.jpg")],
-        "flower": [load_sample_image("flower.jpg")],
-        "grace_hopper": [hopper],
-    }
+    photos = {}
+    for name, files in SHIPPED_FILES.items():
+        photos[name] = []
+        for package, path in files:
+            with Image.open(package_file(package, path)) as image:
+                photos[name].append(np.asarray(to_rgb(image)))
+    return photos
 
 
 def load_shipped_photos(

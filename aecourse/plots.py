@@ -30,6 +30,17 @@ def use_lesson_figures(dpi: int = 100) -> None:
     )
 
 
+def _row_strip(images: torch.Tensor, n: int, gap: int) -> torch.Tensor:
+    """Up to ``n`` images (B, C, H, W) side by side with ``gap`` white pixels between them,
+    as one (H, n*W + (n-1)*gap, C) image: one axes per row draws far faster than one per
+    image (a grid of 40 axes takes a third of a second to build)."""
+    _, channels, height, width = images.shape
+    strip = torch.ones(channels, height, n * width + (n - 1) * gap)
+    for c, image in enumerate(images[:n]):
+        strip[:, :, c * (width + gap) : c * (width + gap) + width] = image
+    return strip.permute(1, 2, 0)
+
+
 def image_rows_figure(
     rows: Mapping[str, torch.Tensor],
     n: int = 8,
@@ -42,23 +53,23 @@ def image_rows_figure(
     size = size or min(2.0, (WIDTH - margin - (n - 1) * gap - 0.04) / n)
     width = margin + n * size + (n - 1) * gap + 0.04
     height = top + len(rows) * size + (len(rows) - 1) * gap + 0.04
-    fig, axes = plt.subplots(len(rows), n, figsize=(width, height), squeeze=False)
-    # Laid out by hand (no tight_layout): every image exactly ``size`` inches square.
-    fig.subplots_adjust(left=margin / width, right=1 - 0.04 / width, bottom=0.04 / height,
-                        top=1 - top / height, wspace=gap / size, hspace=gap / size)  # fmt: skip
+    fig = plt.figure(figsize=(width, height))
+    # Laid out by hand (no tight_layout): every image exactly ``size`` inches on its longer side.
     for r, (label, images) in enumerate(rows.items()):
         images = images.detach().float().cpu().clamp(0, 1)
-        for c in range(n):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c < len(images):
-                img = images[c]
-                if img.shape[0] == 1:
-                    ax.imshow(img[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-                else:  # nearest: crisp pixels
-                    ax.imshow(img.permute(1, 2, 0), interpolation="nearest")
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+        pixels = max(images.shape[-2:])  # per ``size`` inches
+        strip = _row_strip(images, n, max(1, round(gap / size * pixels)))
+        bottom = height - top - (r + 1) * size - r * gap
+        ax = fig.add_axes((margin / width, bottom / height, (width - margin - 0.04) / width,
+                           size / height))  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.spines[:].set_visible(False)
+        if images.shape[1] == 1:  # nearest: crisp pixels
+            ax.imshow(strip[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        else:
+            ax.imshow(strip, interpolation="nearest")
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title, y=1 - 0.08 / height, va="top")
     return fig

@@ -186,6 +186,35 @@ def test_shipped_photos_are_split_by_photo():
     assert torch.equal(again.test.rgb, data.test.rgb)
 
 
+def test_shipped_photos_are_the_arrays_their_packages_own_loaders_give():
+    """Read by path (no scikit-learn import): the same pixels as the packages' loaders."""
+    from matplotlib import cbook
+    from skimage import data as skdata
+    from sklearn.datasets import load_sample_image
+
+    left, right, _ = skdata.stereo_motorcycle()
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = np.asarray(Image.open(f).convert("RGB"))
+    reference = {
+        "astronaut": [skdata.astronaut()], "chelsea": [skdata.chelsea()],
+        "coffee": [skdata.coffee()], "motorcycle": [left, right], "rocket": [skdata.rocket()],
+        "china": [load_sample_image("china.jpg")], "flower": [load_sample_image("flower.jpg")],
+        "grace_hopper": [hopper],
+    }  # fmt: skip
+    shipped = photos_module.shipped_photos()
+    assert list(shipped) == list(reference)
+    for name, arrays in reference.items():
+        for ours, theirs in zip(shipped[name], arrays, strict=True):
+            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
+
+
+def test_a_missing_shipped_photo_says_what_to_do():
+    with pytest.raises(FileNotFoundError, match="make install"):
+        photos_module.package_file("skimage", "data/no_such_photo.png")
+    with pytest.raises(FileNotFoundError, match="make install"):
+        photos_module.package_file("no_such_package_here", "x.png")
+
+
 def test_shipped_photos_are_everyday_scenes_and_crops_know_their_photo():
     groups = photos_module.shipped_photos()
     assert not {"retina", "immunohistochemistry", "hubble_deep_field"} & set(groups)

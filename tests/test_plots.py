@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from aecourse import plots  # noqa: E402
 from aecourse.plots import (  # noqa: E402
     bar_chart,
     image_rows_figure,
@@ -74,9 +75,11 @@ def test_image_grids_give_each_image_64_pixels_and_keep_their_labels(n):
     fig, width, texts = _drawn()
     assert 600 <= width <= 688, width  # fills the column, never scaled down
     renderer = fig.canvas.get_renderer()
+    assert len(fig.axes) == len(rows)  # a row is one strip of images: one axes each
+    gap = 0.04 * fig.dpi  # pixels between two images of a row
     for ax in fig.axes:
         box = ax.get_window_extent(renderer)
-        assert min(box.width, box.height) >= 64, (n, box)
+        assert min((box.width - (n - 1) * gap) / n, box.height) >= 64, (n, box)
     labels = {t.get_text() for t in texts}
     assert {"real", "untrained", "a title"} <= labels
     for text in texts:
@@ -88,7 +91,17 @@ def test_a_showcase_of_three_photos_side_by_side():
     image_rows_figure({"": torch.rand(3, 3, 40, 60)}, n=3, title="gray · model · original")
     fig, width, _ = _drawn()
     assert width >= 600
-    assert all(ax.get_window_extent().width >= 180 for ax in fig.axes)
+    (ax,) = fig.axes
+    assert (ax.get_window_extent().width - 2 * 0.04 * fig.dpi) / 3 >= 180
+
+
+def test_a_row_strip_puts_the_images_side_by_side_with_white_between():
+    images = torch.rand(2, 3, 5, 4)
+    strip = plots._row_strip(images, n=3, gap=2)
+    assert strip.shape == (5, 3 * 4 + 2 * 2, 3)
+    assert torch.equal(strip[:, :4], images[0].permute(1, 2, 0))
+    assert torch.equal(strip[:, 6:10], images[1].permute(1, 2, 0))
+    assert torch.all(strip[:, 4:6] == 1) and torch.all(strip[:, 10:] == 1)  # gaps, empty slot
 
 
 def test_photos_are_shown_as_jpeg_and_digits_as_png(monkeypatch):
