@@ -106,37 +106,43 @@ def test_editions_of_every_lesson():
 
 def test_the_learners_copy_checks_an_answer_with_its_visible_test():
     """In the student edition the stub fails its test cell and the right answer passes it, run
-    as a learner would: the lesson's parameter and import cells, the answers before it, the
-    exercise, its test."""
+    as a learner would, in one process per lesson: the lesson's parameter and import cells,
+    then for each exercise in turn its stub and test, its answer and test (a lesson's steps
+    build on the ones before: the autoencoder on its encoder)."""
     for path in LESSONS:
         source = _source(path)
         student = edition_copy(source, "student")
         tagged = [c.source for c in student.cells
                   if {"parameters", "imports"} & set(c.metadata.get("tags", []))]  # fmt: skip
-        earlier = []  # a lesson's steps build on the ones before (the autoencoder on its encoder)
-        for exercise in exercises(source):
-            index = {c.metadata.get("nbgrader", {}).get("grade_id"): i
-                     for i, c in enumerate(source.cells)}  # fmt: skip
+        index = {c.metadata.get("nbgrader", {}).get("grade_id"): i
+                 for i, c in enumerate(source.cells)}  # fmt: skip
+        script, found = "\n".join(tagged), exercises(source)
+        for number, exercise in enumerate(found):
             stub = student.cells[index[exercise.solution_id]].source
             test = student.cells[index[exercise.test_id]].source
             answer = "\n".join(x for x in source.cells[index[exercise.solution_id]].source
                                .splitlines() if "### " not in x)  # fmt: skip
             assert STUB[1] in stub and test.strip() == exercise.visible.replace(
                 "# NBVAL_CHECK_OUTPUT", "").strip()  # fmt: skip
-            script = "\n".join(tagged + [f"exec({a!r})" for a in earlier]) + (
-                f"\ntry:\n    exec({stub!r})\n    exec({test!r})\nexcept Exception as err:\n"
+            script += (
+                f"\nprint('=== exercise {number}')\ntry:\n    exec({stub!r})\n"
+                f"    exec({test!r})\nexcept Exception as err:\n"
                 f"    print('STUB FAILS:', type(err).__name__, err)\nexec({answer!r})\n"
                 f"exec({test!r})\n"
             )
-            env = {**os.environ, "MPLBACKEND": "Agg", "AECOURSE_PROGRESS": "0",
-                   "AECOURSE_PROFILE": "quick", "AECOURSE_DEVICE": "cpu"}  # fmt: skip
-            result = subprocess.run([sys.executable, "-c", script], capture_output=True,
-                                    text=True, env=env, cwd=LESSONS_DIR, timeout=300)  # fmt: skip
-            assert result.returncode == 0, (path.name, result.stderr[-2000:])
+        env = {**os.environ, "MPLBACKEND": "Agg", "AECOURSE_PROGRESS": "0",
+               "AECOURSE_PROFILE": "quick", "AECOURSE_DEVICE": "cpu"}  # fmt: skip
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                text=True, env=env, cwd=LESSONS_DIR, timeout=600)  # fmt: skip
+        assert result.returncode == 0, (path.name, result.stderr[-2000:])
+        printed = result.stdout.split("=== exercise ")[1:]
+        assert len(printed) == len(found), (path.name, result.stdout[-2000:])
+        for exercise, said in zip(found, printed, strict=True):
             steps = step_calls(exercise.visible)
             passed = f"✓ {steps[0][1]}: " if steps else "Correct"  # a build step, or a check
-            assert "STUB FAILS" in result.stdout and passed in result.stdout, path.name
-            earlier.append(answer)
+            stub_said, _, answer_said = said.partition("STUB FAILS:")
+            assert answer_said and passed not in stub_said, (path.name, exercise.test_id, said)
+            assert passed in answer_said, (path.name, exercise.test_id, said)
 
 
 def test_student_workspace_never_overwrites_a_learners_copy(tmp_path):
