@@ -27,8 +27,18 @@ MATHJAX_FOLDER = "mathjax"  # beside the pages: feedback/<student>/mathjax/
 # What the pages load of the book's MathJax 3 (npm alias mathjax3, es5 build).
 MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml/fonts")
 # nbconvert's lab template, with MathJax 3 from beside the page instead of MathJax 2 from a
-# CDN, and without require.js and mermaid (which it would also fetch online).
+# CDN, and without require.js and mermaid (which it would also fetch online). A code cell's
+# input is shown as Pygments highlights it, which escapes every character of the code: the
+# lab template's extra pass of bleach over that markup changes nothing and took half a
+# second of every notebook graded (tests/test_feedback.py checks the escaping).
 TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{% block input %}
+<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor" data-type="inline">
+     <div class="cm-editor cm-s-jupyter">
+{{ cell.source | highlight_code(metadata=cell.metadata) }}
+     </div>
+</div>
+{%- endblock input %}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block html_head_js_mathjax -%}
