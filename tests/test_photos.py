@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +208,16 @@ def test_shipped_photos_are_the_arrays_their_packages_own_loaders_give():
     for name, arrays in reference.items():
         for ours, theirs in zip(shipped[name], arrays, strict=True):
             assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
+
+
+def test_the_shipped_photos_load_without_importing_scikit_learn_or_scikit_image():
+    """Every colour lesson and graded notebook loads them: a second of imports saved."""
+    code = (
+        "import sys\nfrom aecourse.photos import shipped_photos\nshipped_photos()\n"
+        "print(sorted({'sklearn', 'skimage'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
 
 
 def test_a_missing_shipped_photo_says_what_to_do():
