@@ -9,12 +9,12 @@ import textwrap
 import nbformat
 import pytest
 import torch
+from lesson_code import lesson_namespace, written
 from torch import nn
 
-from aecourse.loop import train_epoch
-from aecourse.models import LinearAutoencoder, TiedLinearAutoencoder
 from aecourse.steps import (
     LESSON_MODULES,
+    TAKEN,
     StepError,
     check_case,
     check_step,
@@ -31,10 +31,8 @@ ALL_STEPS = [step for lesson in LESSON_MODULES for step in lesson_steps(lesson)]
 
 @pytest.mark.parametrize("step", ALL_STEPS, ids=lambda s: s.id)
 def test_the_reference_passes_every_case_and_hidden_cases_use_other_inputs(step):
-    reference = step.reference()
-    assert [check_case(case, reference, reference) for case in step.cases] == [None] * len(
-        step.cases
-    )
+    answer = written(step.id)
+    assert [check_case(step, case, answer) for case in step.cases] == [None] * len(step.cases)
     visible, hidden = step.visible(), [c for c in step.cases if c.hidden]
     assert visible and hidden, "a step has visible cases to learn from and hidden ones"
     assert not {c.name for c in visible} & {c.name for c in hidden}  # other inputs, other names
@@ -80,11 +78,11 @@ class Stub(nn.Module):
         raise NotImplementedError()
 
 
-class Untied(LinearAutoencoder):  # two weight matrices where the step asks for one
+class Untied(written("linear_autoencoder")):  # two weight matrices where the step asks for one
     pass
 
 
-class FlatOutput(TiedLinearAutoencoder):  # forgets to reshape back to images
+class FlatOutput(written("tied_autoencoder")):  # forgets to reshape back to images
     def forward(self, x):
         return super().forward(x).flatten(1)
 
@@ -113,7 +111,7 @@ def test_a_wrong_answer_fails_with_a_hint_that_does_not_give_the_answer(step_id,
 
 
 def test_a_passing_step_claims_only_what_its_visible_checks_prove(capsys):
-    check_step("tied_autoencoder", TiedLinearAutoencoder)
+    check_step("tied_autoencoder", written("tied_autoencoder"))
     line = capsys.readouterr().out.strip()
     assert line == "✓ TiedLinearAutoencoder: 3 of 3 visible checks pass; more tests run at grading."
 
@@ -146,7 +144,11 @@ def _mse_as_tensor(model, x):
     ("step_id", "answer", "hint"),
     [
         ("train_epoch", _without_zero_grad, "zero the gradients before backward()"),
-        ("train_epoch", lambda *args: train_epoch(*args) * 2, "return the mean over all images"),
+        (
+            "train_epoch",
+            lambda *args: written("train_epoch")(*args) * 2,
+            "return the mean over all images",
+        ),
         ("reconstruction_mse", _mse_with_gradients, "measure under torch.no_grad()"),
         ("reconstruction_mse", _mse_as_tensor, "return a Python number"),
     ],
@@ -159,7 +161,7 @@ def test_training_and_measuring_steps_say_what_to_fix(step_id, answer, hint):
 def test_the_step_table_lists_every_step_with_its_status_and_points(capsys):
     namespace = {
         "LinearEncoder": WithReLU,
-        "LinearDecoder": find_step("linear_decoder").reference(),
+        "LinearDecoder": written("linear_decoder"),
     }
     rows = step_table("01", namespace)
     assert [r["status"][:6] for r in rows] == ["fails:", "passes"] + ["not wr"] * 4
@@ -213,7 +215,8 @@ class NoOutputPadding(nn.Module):  # 7 -> 13 -> 25: the transposed convolutions'
 
 def _noisy_target_epoch(model, x, optimizer, batch_size, std, generator):
     from aecourse.data import batches
-    from aecourse.noise import gaussian_noise
+
+    gaussian_noise = written("gaussian_noise")
 
     model.train()
     total = 0.0
@@ -287,7 +290,9 @@ def _naive_nll(logits, target):  # log(sigmoid(.)): infinite for a confident dec
 
 
 def _loss_as_numbers(output, target, beta=1.0):
-    from aecourse.losses import bernoulli_nll, kl_divergence
+    bernoulli_nll, kl_divergence = (
+        lesson_namespace("03")[n] for n in ("bernoulli_nll", "kl_divergence")
+    )
 
     logits, mu, logvar = output
     recon = bernoulli_nll(logits, target).mean().item()
@@ -297,7 +302,9 @@ def _loss_as_numbers(output, target, beta=1.0):
 
 
 def _mean_score(vae, x):
-    from aecourse.losses import bernoulli_nll, kl_divergence
+    bernoulli_nll, kl_divergence = (
+        lesson_namespace("03")[n] for n in ("bernoulli_nll", "kl_divergence")
+    )
 
     with torch.no_grad():
         logits, mu, logvar = vae(x)
@@ -452,3 +459,27 @@ def _mean_of_squares(rgb):
 def test_lesson_05s_steps_say_what_to_fix(step_id, answer, hint):
     with pytest.raises(StepError, match=re.escape(hint)):
         check_step(step_id, answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "from aecourse.models import LinearEncoder",
+        "import aecourse.models\nclass LinearEncoder(aecourse.models.LinearEncoder):\n    pass",
+        "import aecourse.models\nclass LinearEncoder(nn.Module):\n"
+        "    def __new__(cls, n):\n        return aecourse.models.LinearEncoder(n)",
+        "import importlib\n_m = importlib.import_module('aecourse' + '.models')\n"
+        "def LinearEncoder(latent_dim):\n    return _m.LinearEncoder(latent_dim)",
+        "import sys\n_copy = sys.modules['aecourse.models'].__dict__['LinearEncoder']\n"
+        "def LinearEncoder(latent_dim):\n    return _copy(latent_dim)",
+    ],
+)
+def test_an_answer_that_takes_the_package_copy_fails_every_case_in_the_lesson_too(answer):
+    """The learner's own check withholds the package's copies as grading does: an answer that
+    is, subclasses, builds or delegates to one passes no case, whatever route it takes."""
+    namespace = {"__name__": "__main__", "nn": nn, "torch": torch}
+    exec(answer, namespace)
+    step = find_step("linear_encoder")
+    results = [check_case(step, case, namespace["LinearEncoder"]) for case in step.cases]
+    assert all(r is not None for r in results), results
+    assert all(r == TAKEN or "withheld" in r for r in results), results

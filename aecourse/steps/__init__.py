@@ -18,6 +18,8 @@ Messages say what to look at, never the expected values themselves.
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,10 @@ LESSON_MODULES = {
     "05": "aecourse.steps.skips",
 }
 MORE_TESTS = "visible checks pass; more tests run at grading"
+TAKEN = "it is the package's own copy of this step, not yours (0 points)"
+# Set by the grader for the feedback run of a graded notebook: the verdicts it reached out of
+# the notebook's reach, which the lesson's checks then show instead of computing their own.
+GRADED_STEPS_ENV = "AECOURSE_GRADED_STEPS"
 
 
 class StepError(AssertionError):
@@ -82,6 +88,11 @@ def lesson_steps(lesson: str) -> tuple[Step, ...]:
     return importlib.import_module(LESSON_MODULES[lesson]).STEPS
 
 
+def lesson_of(step: Step) -> str:
+    """The lesson ("01") whose steps include ``step``."""
+    return next(lesson for lesson in LESSON_MODULES if step in lesson_steps(lesson))
+
+
 def find_step(step_id: str) -> Step:
     """The step with id ``step_id``, in any lesson; KeyError naming the known ones."""
     steps = {s.id: s for lesson in LESSON_MODULES for s in lesson_steps(lesson)}
@@ -118,42 +129,74 @@ def verdict(case: Case, got: Mapping, expected: Mapping) -> str | None:
         return f"returned something the check cannot compare ({type(err).__name__})"
 
 
-def check_case(case: Case, answer: Any, reference: Any) -> str | None:
-    """Run one case on the learner's answer and on the reference, in this process. Cases seed
-    torch's global generator; its state is put back after, so that a check in a lesson does
-    not change the random numbers of the cells after it."""
+def check_case(step: Step, case: Case, answer: Any) -> str | None:
+    """Run one case on the learner's answer and on the reference, in this process, as grading
+    would: the answer runs while the package's copies of the lesson's steps are withheld
+    (:mod:`aecourse.steps.withheld`), so one that uses them fails here as it fails there.
+    Cases seed torch's global generator; its state is put back after, so that a check in a
+    lesson does not change the random numbers of the cells after it."""
+    from aecourse.steps.withheld import answer_globals, is_taken, withholding
+
+    reference = step.reference()
+    if is_taken(answer, reference):
+        return TAKEN
+    lesson = lesson_of(step)
     with torch.random.fork_rng(devices=[]):
         inputs = case.inputs(reference)
-        return verdict(case, run_case(case, answer, inputs), case.run(reference, inputs))
+        expected = case.run(reference, inputs)
+        with withholding(lesson_steps(lesson), lesson, answer_globals(answer)):
+            got = run_case(case, answer, inputs)
+        return verdict(case, got, expected)
+
+
+def graded_steps() -> dict | None:
+    """The grader's verdicts of a graded notebook's steps (:data:`GRADED_STEPS_ENV`), by step
+    id, or None outside the grader's feedback run."""
+    text = os.environ.get(GRADED_STEPS_ENV)
+    if not text:
+        return None
+    return {row["step"]: row for row in json.loads(text)}
+
+
+def _check_line(name: str, visible: int, failed: list[tuple[str, str]]) -> None:
+    """Print a step's passing line, or raise :class:`StepError` naming its first failure."""
+    if failed:
+        case, message = failed[0]
+        raise StepError(
+            f"{name}: {len(failed)} of {visible} visible checks fail. First, {case}: {message}."
+        ) from None
+    print(f"✓ {name}: {visible} of {visible} {MORE_TESTS}.")
 
 
 def check_step(step_id: str, answer: Any) -> None:
     """The visible check of a step, for the lesson's cell after the learner's: one line that
-    says it passes, or a :class:`StepError` whose message says what to look at first."""
+    says it passes, or a :class:`StepError` whose message says what to look at first. In the
+    grader's feedback run it shows the grader's own verdict (:func:`graded_steps`)."""
+    graded = graded_steps()
+    if graded is not None and step_id in graded:
+        row = graded[step_id]
+        _check_line(row["name"], row["visible"], [tuple(f) for f in row["failed"]])
+        return
     step = find_step(step_id)
-    reference = step.reference()
     cases = step.visible()
-    failed = [(c, m) for c in cases if (m := check_case(c, answer, reference)) is not None]
-    if failed:
-        case, message = failed[0]
-        raise StepError(
-            f"{step.name}: {len(failed)} of {len(cases)} visible checks fail. "
-            f"First, {case.name}: {message}."
-        ) from None
-    print(f"✓ {step.name}: {len(cases)} of {len(cases)} {MORE_TESTS}.")
+    failed = [(c.name, m) for c in cases if (m := check_case(step, c, answer)) is not None]
+    _check_line(step.name, len(cases), failed)
 
 
 def step_table(lesson: str, namespace: Mapping[str, Any]) -> list[dict]:
     """Each step of ``lesson`` with its status in ``namespace`` (a notebook's ``globals()``):
-    "passes" (its visible checks), "fails: ..." or "not written"."""
+    "passes" (its visible checks), "fails: ..." or "not written". In the grader's feedback
+    run, the grader's own verdicts (:func:`graded_steps`)."""
+    graded = graded_steps()
+    if graded is not None:
+        return [row["table"] for row in graded.values() if row["lesson"] == lesson]
     rows = []
     for step in lesson_steps(lesson):
         answer = namespace.get(step.name)
         if answer is None:
             status = "not written"
         else:
-            reference = step.reference()
-            messages = [m for c in step.visible() if (m := check_case(c, answer, reference))]
+            messages = [m for c in step.visible() if (m := check_case(step, c, answer))]
             status = "passes" if not messages else f"fails: {messages[0]}"
         rows.append(
             {

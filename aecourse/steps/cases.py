@@ -228,3 +228,38 @@ def raises_case(
 
 def _args(args: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in args.items()) or "default arguments"
+
+
+# --- stand-ins: the models that training and measuring steps are run on ---------------------
+# Not the lesson's models: while a lesson's steps are judged, the package's copies of its
+# models are withheld (aecourse.steps.withheld), and an epoch or a measure is judged on its own.
+# Each stand-in differs from every model a lesson builds, so no answer passes as one of them.
+
+
+def stand_in_autoencoder(latent_dim: int) -> torch.nn.Module:
+    """Images (B, 1, 28, 28) to images, through ``latent_dim`` numbers and a tanh."""
+    nn = torch.nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, latent_dim), nn.Tanh(),
+                         nn.Linear(latent_dim, 28 * 28), nn.Unflatten(1, (1, 28, 28)))  # fmt: skip
+
+
+def stand_in_conv(in_channels: int, out_channels: int, width: int = 4) -> torch.nn.Module:
+    """Images to images of ``out_channels`` in [0, 1], the same size: two 3x3 convolutions."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.Tanh(),
+                         nn.Conv2d(width, out_channels, 3, padding=1), nn.Sigmoid())  # fmt: skip
+
+
+class StandInVAE(torch.nn.Module):
+    """A VAE's interface, (B, 1, 28, 28) -> (logits, mu, logvar), with one linear map each
+    way (``hidden`` is accepted and unused)."""
+
+    def __init__(self, latent_dim: int, hidden: int = 0):
+        super().__init__()
+        self.to_code = torch.nn.Linear(28 * 28, 2 * latent_dim)
+        self.to_logits = torch.nn.Linear(latent_dim, 28 * 28)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.to_code(x.flatten(1)).chunk(2, dim=1)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return self.to_logits(z).view(-1, 1, 28, 28), mu, logvar

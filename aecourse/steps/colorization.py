@@ -18,6 +18,7 @@ from aecourse.steps.cases import (
     load_weights,
     parameters_case,
     raises_case,
+    stand_in_conv,
 )
 
 NARROW = {"out_channels": 2, "width": 8}
@@ -83,7 +84,7 @@ def _module_cases(make_args, outputs, shape_hint, value_hint, decoder=False) -> 
 def _predict_inputs(n: int, batch_size: int, seed: int):
     def inputs(reference: Any) -> dict:
         torch.manual_seed(seed)
-        model = package("models").ConvColorizer(width=4)
+        model = stand_in_conv(1, 3)
         return {
             "weights": [p.detach().clone() for p in model.parameters()],
             "gray": torch.rand(n, 1, 16, 16, generator=seeded(seed + 1)),
@@ -94,7 +95,7 @@ def _predict_inputs(n: int, batch_size: int, seed: int):
 
 
 def _run_predict(predict_colors: Any, inputs: dict) -> dict:
-    model = package("models").ConvColorizer(width=4)
+    model = stand_in_conv(1, 3)
     load_weights(model, inputs["weights"])
     model.train()
     calls = []  # (batch size, whether a graph for gradients was built) of each forward pass

@@ -1,0 +1,114 @@
+"""The package's copies of a lesson's steps, withheld: what a graded answer cannot reach.
+
+The package holds a copy of every piece a lesson builds (the references the checks compare
+with). A step's points must come from the learner's own code, so wherever a step is judged,
+the copies of that lesson's steps are not there to be called, subclassed or delegated to:
+
+* at grading, the sandboxed notebook sees a copy of the package whose source no longer has
+  them (:mod:`aecourse.teach.withheld` writes it): each is a :class:`Withheld` placeholder;
+* in the learner's own kernel and in ``python -m aecourse check``, :func:`withholding` puts
+  the same placeholders in the package's modules (and in the answer's own globals) while the
+  answer runs, so that the three give the same verdict for the same notebook.
+
+A placeholder raises :class:`WithheldError` when it is called, subclassed or read from, with
+a message that says what to do instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+
+class WithheldError(RuntimeError):
+    """An answer used the package's copy of a step that it should write itself."""
+
+
+def withheld_message(where: str, lesson: str) -> str:
+    return (
+        f"{where} is the package's copy of a graded step of Lesson {lesson}, withheld while "
+        "that lesson's steps are judged: an answer must be written in the notebook, not "
+        "taken from the package (0 points)"
+    )
+
+
+class Withheld:
+    """Stands where the package's copy ``where`` (e.g. ``aecourse.models.LinearEncoder``) was:
+    calling it, subclassing it or reading an attribute of it raises :class:`WithheldError`."""
+
+    def __init__(self, where: str, lesson: str):
+        object.__setattr__(self, "_message", withheld_message(where, lesson))
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise WithheldError(object.__getattribute__(self, "_message"))
+
+    __call__ = _refuse
+    __mro_entries__ = _refuse  # class Mine(Withheld...): refused where it is written
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # copy, pickle and inspect probe these
+        self._refuse()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._refuse()
+
+    def __repr__(self) -> str:
+        return "<withheld: " + object.__getattribute__(self, "_message").split(" is ")[0] + ">"
+
+
+def reference_of(step: Any) -> tuple[str, str]:
+    """(module, name) of a step's package copy, e.g. ("aecourse.models", "LinearEncoder")."""
+    reference = step.reference()
+    return reference.__module__, reference.__name__
+
+
+def answer_globals(answer: Any) -> dict | None:
+    """The module namespace an answer's code looks names up in (a notebook's globals), which
+    :func:`withholding` must also clean: a name there may hold the package's copy."""
+    functions = [answer] if callable(answer) and hasattr(answer, "__globals__") else []
+    if isinstance(answer, type):
+        for value in vars(answer).values():
+            value = getattr(value, "__func__", value)
+            if hasattr(value, "__globals__"):
+                functions.append(value)
+    return functions[0].__globals__ if functions else None
+
+
+@contextlib.contextmanager
+def withholding(steps: Iterable[Any], lesson: str, *spaces: dict | None) -> Iterator[None]:
+    """While inside, each of ``steps``' package copies is a :class:`Withheld` placeholder in
+    its module and wherever one of ``spaces`` (namespaces, e.g. a notebook's globals) holds
+    it under any name. Everything is put back on the way out."""
+    undo: list[tuple[Any, str, Any]] = []
+    try:
+        for step in steps:
+            module_name, name = reference_of(step)
+            module = sys.modules.get(module_name) or importlib.import_module(module_name)
+            original = getattr(module, name)
+            stand_in = Withheld(f"{module_name}.{name}", lesson)
+            undo.append((module, name, original))
+            setattr(module, name, stand_in)
+            for space in spaces:
+                for key, value in list((space or {}).items()):
+                    if value is original:
+                        undo.append((space, key, value))
+                        space[key] = stand_in
+        yield
+    finally:
+        for target, key, value in reversed(undo):
+            if isinstance(target, dict):
+                target[key] = value
+            else:
+                setattr(target, key, value)
+
+
+def is_taken(answer: Any, reference: Any) -> bool:
+    """Whether ``answer`` is the package's copy itself, or a subclass of it."""
+    if answer is reference:
+        return True
+    both = isinstance(answer, type) and isinstance(reference, type)
+    return both and issubclass(answer, reference)
