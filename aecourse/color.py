@@ -9,6 +9,8 @@ already has is kept exactly, as published colorization methods do. Matches
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 # ITU-R BT.601 luma, the weights PIL uses for mode "L" (and most "grayscale" photos).
@@ -75,24 +77,37 @@ def lab_join(lightness: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def constant_color(train_rgb: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+def constant_color(
+    train_rgb: torch.Tensor, rgb: torch.Tensor, lab: tuple[Callable, Callable] | None = None
+) -> torch.Tensor:
     """Each photo of ``rgb`` with its own lightness and one colour for all: the mean a*b* of
     ``train_rgb``. It is the best single colour under MSE on a*b*, so a colorizer's skill is
-    what it scores above this, not above the gray copy."""
+    what it scores above this, not above the gray copy. ``lab``: the (split, join) pair to use,
+    e.g. the learner's own (Lesson 05 writes them); by default :func:`lab_split` and
+    :func:`lab_join`."""
     _check(train_rgb, 3, "RGB images")
     _check(rgb, 3, "RGB images")
-    mean_ab = lab_split(train_rgb)[1].mean(dim=(0, 2, 3), keepdim=True).to(rgb.device)
-    lightness, ab = lab_split(rgb)
-    return lab_join(lightness, mean_ab.expand_as(ab))
+    split, join = lab or (lab_split, lab_join)
+    mean_ab = split(train_rgb)[1].mean(dim=(0, 2, 3), keepdim=True).to(rgb.device)
+    lightness, ab = split(rgb)
+    return join(lightness, mean_ab.expand_as(ab))
 
 
 @torch.no_grad()
-def colorize(model: torch.nn.Module, rgb: torch.Tensor, space: str, batch_size: int = 256):
+def colorize(
+    model: torch.nn.Module,
+    rgb: torch.Tensor,
+    space: str,
+    batch_size: int = 256,
+    lab: tuple[Callable, Callable] | None = None,
+):
     """Colour predictions (B, 3, H, W) in [0, 1] for the photos ``rgb``, from their gray alone.
 
     ``space="rgb"``: the model maps the luminance (:func:`to_gray`) to RGB.
-    ``space="lab"``: the model maps L to a*b*, joined with the photo's own L (kept exactly).
+    ``space="lab"``: the model maps L to a*b*, joined with the photo's own L (kept exactly),
+    with ``lab``'s (split, join) pair (default :func:`lab_split` and :func:`lab_join`).
     """
+    split, join = lab or (lab_split, lab_join)
     if space not in ("rgb", "lab"):
         raise ValueError(f"space must be 'rgb' or 'lab', got {space!r}.")
     _check(rgb, 3, "RGB images")
@@ -104,6 +119,6 @@ def colorize(model: torch.nn.Module, rgb: torch.Tensor, space: str, batch_size: 
         if space == "rgb":
             out.append(model(to_gray(chunk)).float())
         else:
-            lightness, _ = lab_split(chunk)
-            out.append(lab_join(lightness, model(lightness).float()))
+            lightness, _ = split(chunk)
+            out.append(join(lightness, model(lightness).float()))
     return torch.cat(out)

@@ -5,6 +5,8 @@ and used to be able to change the check it ran beside. Here it changes nothing: 
 is reached in this process, on the data that came back.
 """
 
+import base64
+import io
 import textwrap
 
 import nbformat
@@ -13,16 +15,31 @@ import torch
 
 from aecourse.steps import lesson_steps
 from aecourse.teach.grading import CHECK_ENV
-from aecourse.teach.judging import TAKEN, judge_steps, step_calls, taken_from_package
+from aecourse.teach.judging import (
+    _inputs,
+    case_keys,
+    judge_steps,
+    matches_package_copy,
+    step_calls,
+    taken_from_package,
+)
 from aecourse.teach.lessons import LESSONS_DIR
 from aecourse.teach.markup import exercises, regions, setup_source
 from aecourse.teach.review import review_flags
 from aecourse.teach.sandbox import Sandbox
+from aecourse.teach.views import Views, withheld_names
 
 SANDBOX = Sandbox()
 needs_sandbox = pytest.mark.skipif(SANDBOX.mode != "bubblewrap", reason=SANDBOX.description)
 LESSON = nbformat.read(LESSONS_DIR / "01_linear_autoencoder.ipynb", as_version=4)
 STEPS = {s.name: s for s in lesson_steps("01")}
+WITHHELD = {f"{m}.{n}" for m, names in withheld_names("01").items() for n in names}
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory):
+    """The package as a Lesson 01 notebook's judging process sees it."""
+    return Views(tmp_path_factory.mktemp("views")).get("01")
 
 
 def solution(name: str) -> str:
@@ -31,11 +48,11 @@ def solution(name: str) -> str:
     return "\n".join(line for kind, line in regions(exercise.solution) if kind != "marker")
 
 
-def judge(tmp_path, cells: list[str], names: list[str], timeout: int = 60) -> dict:
+def judge(tmp_path, view, cells: list[str], names: list[str], timeout: int = 60) -> dict:
     answers = list(enumerate((textwrap.dedent(c) for c in cells), 1))
     steps = [STEPS[n] for n in names]
     return judge_steps(SANDBOX, tmp_path / "work", setup_source(LESSON), answers, steps,
-                       CHECK_ENV, timeout)  # fmt: skip
+                       CHECK_ENV, timeout, view)  # fmt: skip
 
 
 def test_step_calls_are_read_from_the_test_cell():
@@ -58,26 +75,48 @@ def test_step_calls_are_read_from_the_test_cell():
     ],
 )
 def test_an_answer_taken_from_the_package_is_named(code):
-    assert taken_from_package(code, "LinearEncoder")
+    assert taken_from_package(code, "LinearEncoder", WITHHELD)
 
 
 def test_a_step_taken_beside_given_code_is_named():
+    withheld = {f"{m}.{n}" for m, names in withheld_names("03").items() for n in names}
     cell = "from aecourse.losses import kl_per_unit\n\n\ndef kl_divergence(mu, logvar):\n    ..."
-    assert "aecourse.losses" in taken_from_package(cell, "kl_per_unit")
-    assert taken_from_package("from aecourse.noise import gaussian_noise", "gaussian_noise")
+    assert "aecourse.losses" in taken_from_package(cell, "kl_per_unit", withheld)
+    withheld = {f"{m}.{n}" for m, names in withheld_names("02").items() for n in names}
+    cell = "from aecourse.noise import gaussian_noise"
+    assert taken_from_package(cell, "gaussian_noise", withheld)
 
 
-def test_an_answer_written_in_the_cell_is_not_flagged():
-    assert taken_from_package(solution("LinearEncoder"), "LinearEncoder") is None
-    assert taken_from_package(solution("train_epoch"), "train_epoch") is None
+def test_an_answer_written_in_the_cell_or_using_helpers_is_not_flagged():
+    assert taken_from_package(solution("LinearEncoder"), "LinearEncoder", WITHHELD) is None
+    assert taken_from_package(solution("train_epoch"), "train_epoch", WITHHELD) is None
+    helper = "from aecourse.models import check_image_batch\n\n" + solution("LinearAutoencoder")
+    assert taken_from_package(helper, "LinearAutoencoder", WITHHELD) is None
+
+
+def test_the_package_copy_renamed_is_named_for_review_and_own_code_is_not():
+    import inspect
+
+    copy = inspect.getsource(STEPS["LinearEncoder"].reference())
+    renamed = copy.replace("latent_dim", "size").replace("self.linear", "self.fc")
+    renamed = renamed.replace("(self, x:", "(self, i:").replace("(x))", "(i))")
+    assert renamed != copy and matches_package_copy(renamed, STEPS["LinearEncoder"])
+    own = (
+        "class LinearEncoder(nn.Module):\n    def __init__(self, latent_dim):\n"
+        "        super().__init__()\n        self.linear = nn.Linear(784, latent_dim)\n"
+        "    def forward(self, x):\n        return self.linear(x.flatten(1))\n"
+    )
+    assert not matches_package_copy(own, STEPS["LinearEncoder"])
 
 
 @needs_sandbox
-def test_the_lessons_answers_pass_every_case_and_the_inputs_hold_no_expected_values(tmp_path):
+def test_the_lessons_answers_pass_every_case_and_the_inputs_hold_no_expected_values(tmp_path, view):
     names = list(STEPS)
-    outcomes = judge(tmp_path, [solution(n) for n in names], names)
+    outcomes = judge(tmp_path, view, [solution(n) for n in names], names)
     assert outcomes == {STEPS[n].id: ["passed"] * len(STEPS[n].cases) for n in names}
-    sent = torch.load(tmp_path / "work" / "inputs.pt", weights_only=True)
+    sent = torch.load(
+        io.BytesIO(base64.b64decode(_inputs(case_keys(list(STEPS.values()))))), weights_only=True
+    )
     assert {key for case in sent.values() for key in case} <= {
         "args", "weights", "x", "bad_shape", "latent_dim", "batch_size", "seed", "extra"
     }  # fmt: skip
@@ -128,9 +167,9 @@ TAMPERING = [
 
 
 @needs_sandbox
-def test_tampering_in_a_solution_cell_earns_nothing(tmp_path):
+def test_tampering_in_a_solution_cell_earns_nothing(tmp_path, view):
     names = ["LinearEncoder", "LinearDecoder", "train_epoch", "LinearAutoencoder"]
-    outcomes = judge(tmp_path, TAMPERING, names)
+    outcomes = judge(tmp_path, view, TAMPERING, names)
     for name in names:
         results = outcomes[STEPS[name].id]
         passed = [r for r in results if r == "passed"]
@@ -140,14 +179,14 @@ def test_tampering_in_a_solution_cell_earns_nothing(tmp_path):
         else:
             assert passed == [], (name, results)
     taken = STEPS["LinearAutoencoder"]
-    assert outcomes[taken.id] == [TAKEN] * len(taken.cases)
+    assert all("raised WithheldError" in r for r in outcomes[taken.id]), outcomes[taken.id]
     assert all(review_flags(textwrap.dedent(code)) for code in TAMPERING)  # each named for review
 
 
 @needs_sandbox
-def test_an_answer_that_hangs_loses_its_cases_not_the_grader(tmp_path):
+def test_an_answer_that_hangs_loses_its_cases_not_the_grader(tmp_path, view):
     cells = [solution("LinearEncoder"), "def train_epoch(*args):\n    while True:\n        pass"]
-    outcomes = judge(tmp_path, cells, ["LinearEncoder", "train_epoch"], timeout=20)
+    outcomes = judge(tmp_path, view, cells, ["LinearEncoder", "train_epoch"], timeout=20)
     assert outcomes[STEPS["LinearEncoder"].id] == ["passed"] * 6
     assert all("did not finish (longer than 20 s)" in r for r in outcomes["train_epoch"])
 
@@ -157,3 +196,55 @@ def test_a_broken_setup_is_the_graders_fault_not_a_zero(tmp_path):
     with pytest.raises(RuntimeError, match="parameter and import cells failed"):
         judge_steps(SANDBOX, tmp_path / "work", "import no_such_module", [], [STEPS["train_epoch"]],
                     CHECK_ENV, 60)  # fmt: skip
+
+
+ROUTES_TO_THE_PACKAGE = {
+    # Its source read and executed: the view holds a placeholder where the class was.
+    "LinearEncoder": """
+    import aecourse.models
+    _source = open(aecourse.models.__file__).read()
+    _space = {}
+    exec(_source, _space)
+    LinearEncoder = _space["LinearEncoder"]
+    """,
+    # A class of one's own whose __new__ hands back the package's instance.
+    "LinearDecoder": """
+    import importlib
+    class LinearDecoder(nn.Module):
+        def __new__(cls, latent_dim):
+            return importlib.import_module("aecourse" + ".models").LinearDecoder(latent_dim)
+    """,
+    # A function that delegates through the module dictionary.
+    "train_epoch": """
+    import importlib
+    def train_epoch(*args):
+        return vars(importlib.import_module("aecourse.loop"))["train_epoch"](*args)
+    """,
+    # Fake reports printed for every case, in every format the harness might use.
+    "reconstruction_mse": """
+    for i in range(40):
+        print(f"case{i} passed")
+    def reconstruction_mse(model, x):
+        return 0.0
+    """,
+}
+
+
+@needs_sandbox
+def test_every_route_to_the_package_copy_earns_nothing(tmp_path, view):
+    names = list(ROUTES_TO_THE_PACKAGE)
+    outcomes = judge(tmp_path, view, list(ROUTES_TO_THE_PACKAGE.values()), names)
+    for name in names:
+        assert "passed" not in outcomes[STEPS[name].id], (name, outcomes[STEPS[name].id])
+    assert any("Withheld" in r for r in outcomes["train_epoch"])
+
+
+@needs_sandbox
+def test_a_cell_that_starts_with_a_magic_is_read_and_judged_as_the_kernel_runs_it(tmp_path, view):
+    encoder = "%%time\n" + solution("LinearEncoder")
+    decoder = "%matplotlib inline\n!echo hello\n" + solution("LinearDecoder")
+    outcomes = judge(tmp_path, view, [encoder, decoder], ["LinearEncoder", "LinearDecoder"])
+    assert outcomes == {
+        STEPS[n].id: ["passed"] * len(STEPS[n].cases) for n in ("LinearEncoder", "LinearDecoder")
+    }
+    assert review_flags(decoder)  # what the magics do is named for review

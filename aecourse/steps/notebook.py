@@ -5,7 +5,9 @@ checks in the running kernel; this says the same of the notebook on disk, withou
 it runs the lesson's parameter and import cells, then, for each step, the last cell that
 defines the step's name (wherever it is in the notebook, so moved, duplicated or renamed
 cells do not matter), and runs the visible checks. It is the learner's own code on their
-own machine, so it runs in this process, as Jupyter would run it.
+own machine, so it runs in this process, as Jupyter would run it, with the package's copies of
+the lesson's steps withheld as at grading (:mod:`aecourse.steps.withheld`): the command and the
+grader give the same verdict.
 """
 
 from __future__ import annotations
@@ -18,8 +20,54 @@ from typing import Any
 import nbformat
 
 from aecourse.steps import LESSON_MODULES, lesson_steps, step_table, steps_report
+from aecourse.steps.withheld import withholding
 
 SETUP_TAGS = {"parameters", "imports"}
+
+
+def as_python(source: str) -> str:
+    """A cell's code as the IPython kernel runs it: magics (``%time``, ``%%capture``) and shell
+    escapes (``!ls``) become the ``get_ipython()`` calls they stand for, so that a cell that
+    starts with one is read, checked and run like the rest. Unchanged where IPython is not
+    installed or the cell is plain Python."""
+    try:
+        ast.parse(source)
+        return source
+    except SyntaxError:
+        pass
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return source
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # IPython could not read it either: it fails as written
+        return source
+
+
+class WithoutIPython:
+    """What ``get_ipython()`` returns where a notebook's answers run outside a kernel (a check,
+    grading): magics and shell escapes do nothing, a cell magic's body runs as Python."""
+
+    def __init__(self, namespace: dict[str, Any]):
+        self.namespace = namespace
+
+    def run_line_magic(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+        exec(compile(as_python(cell), f"<%%{name}>", "exec"), self.namespace)
+
+    def system(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    getoutput = system
+
+
+def run_cell(source: str, namespace: dict[str, Any], name: str) -> None:
+    """Run a notebook cell's code in ``namespace`` as a kernel would (:func:`as_python`)."""
+    namespace.setdefault("get_ipython", lambda: WithoutIPython(namespace))
+    exec(compile(as_python(source), name, "exec"), namespace)
 
 
 def binds(node: ast.stmt, name: str) -> bool:
@@ -39,7 +87,7 @@ def defining_cell(cells: list[str], name: str) -> int | None:
     found = None
     for index, source in enumerate(cells):
         try:
-            tree = ast.parse(source)
+            tree = ast.parse(as_python(source))
         except SyntaxError:
             continue
         if any(binds(node, name) for node in tree.body):
@@ -89,12 +137,14 @@ def check_notebook(path: Path) -> tuple[str, list[dict]]:
     setup.sort(key=lambda i: "parameters" not in code[i].metadata.get("tags", []))
     answers = [defining_cell(sources, s.name) for s in lesson_steps(lesson)]
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    # The setup first (a moved cell must not run before the imports), then the answers.
-    for index in setup + sorted({a for a in answers if a is not None} - set(setup)):
-        try:
-            exec(compile(sources[index], f"<cell {index + 1}>", "exec"), namespace)
-        except Exception as err:  # the step's check reports what is missing
-            print(f"(code cell {index + 1} raised {type(err).__name__}: {err})")
+    # The setup first (a moved cell must not run before the imports), then the answers, with
+    # the package's copies of the lesson's steps withheld, as grading runs them.
+    with withholding(lesson_steps(lesson), lesson, namespace):
+        for index in setup + sorted({a for a in answers if a is not None} - set(setup)):
+            try:
+                run_cell(sources[index], namespace, f"<cell {index + 1}>")
+            except Exception as err:  # the step's check reports what is missing
+                print(f"(code cell {index + 1} raised {type(err).__name__}: {err})")
     rows = step_table(lesson, namespace)
     print(f"Lesson {lesson}, {path.name}:")
     print(steps_report(rows))

@@ -29,9 +29,8 @@ class WithheldError(RuntimeError):
 
 def withheld_message(where: str, lesson: str) -> str:
     return (
-        f"{where} is the package's copy of a graded step of Lesson {lesson}, withheld while "
-        "that lesson's steps are judged: an answer must be written in the notebook, not "
-        "taken from the package (0 points)"
+        f"{where} is withheld while Lesson {lesson}'s steps are judged: "
+        "write the step in your notebook, do not take the package's copy"
     )
 
 

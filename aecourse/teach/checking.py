@@ -53,8 +53,10 @@ def fresh_check(
     exercise: Exercise,
     env: dict[str, str],
     timeout: int = CHECK_TIMEOUT,
+    package: Path | None = None,
 ) -> dict[str, str]:
-    """Run one exercise's check in a new sandboxed process. Returns, for each of the
+    """Run one exercise's check in a new sandboxed process (``package``: the view of the
+    package it sees, or None for the installed one). Returns, for each of the
     exercise's parts (``"test"``, and ``"hidden"`` when it has hidden tests), ``"passed"`` or
     what went wrong, and ``"solution"``: the solution cell's own error, if it raised."""
     parts = [("setup", setup), ("solution", solution), ("test", exercise.visible)]
@@ -62,7 +64,7 @@ def fresh_check(
         parts.append(("hidden", exercise.hidden))
     nonce = secrets.token_hex(16)
     sandbox.prepare(work)
-    command = sandbox.command([sys.executable, "-c", _CHECK_PRELUDE], work, env)
+    command = sandbox.command([sys.executable, "-c", _CHECK_PRELUDE], work, env, package)
     with tempfile.TemporaryFile() as output:  # outside the sandbox's folder
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output,
                                    stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
@@ -73,6 +75,7 @@ def fresh_check(
             timed_out = True
         finally:
             stop(process)
+            sandbox.end(work)
         output.seek(0)
         reports = {}
         for line in output:

@@ -38,6 +38,7 @@ from pathlib import Path
 import nbformat
 
 from aecourse.profiles import GRADING_THREADS
+from aecourse.steps import GRADED_STEPS_ENV
 from aecourse.teach import CELL_TIMEOUT, COURSE_DIR, WORKERS
 from aecourse.teach.answers import find_answer, is_test_cell
 from aecourse.teach.checking import CHECK_TIMEOUT, fresh_check
@@ -51,13 +52,11 @@ from aecourse.teach.feedback import (
 )
 from aecourse.teach.gradebook import Grade, not_submitted, write_grades
 from aecourse.teach.judging import (
-    collect,
+    graded_steps,
     judge_steps,
-    kernel_cell,
     plan_steps,
     step_calls,
     step_results,
-    write_inputs,
 )
 from aecourse.teach.kernels import run_in_sandbox
 from aecourse.teach.lessons import REFERENCE_ENV
@@ -65,6 +64,7 @@ from aecourse.teach.markup import Exercise, exercises, graded_cells, setup_sourc
 from aecourse.teach.release import api
 from aecourse.teach.review import review_flags
 from aecourse.teach.sandbox import HOW_TO_ISOLATE, Sandbox
+from aecourse.teach.views import Views, withheld_names
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a submission larger than this is not graded
 MAX_CELLS = 1000
@@ -161,32 +161,24 @@ def grade_submission(
     source: nbformat.NotebookNode,
     timeout: int = CELL_TIMEOUT,
     check_timeout: int = CHECK_TIMEOUT,
+    views: Views | None = None,
 ) -> tuple[Grade, nbformat.NotebookNode]:
-    """Grade one notebook: the feedback run, whose kernel ends by running the build steps'
-    cases (judged here), then a fresh check per other exercise. Returns the grade and the
-    executed notebook that the feedback page shows."""
+    """Grade one notebook: its build steps judged in a fresh sandboxed process of their own
+    (:func:`~aecourse.teach.judging.judge_steps`), a fresh check per other exercise, then the
+    feedback run, whose checks show those verdicts. Every sandbox sees the package without
+    the lesson's step copies (``views``). Returns the grade and the executed notebook that the
+    feedback page shows."""
     found = exercises(source)
     parameters = next(c.source for c in source.cells if "parameters" in c.metadata.get("tags", []))
     setup, results, flags = setup_source(source), [], []
+    number = lesson[:2]
+    views = views or Views(scratch / "views")
+    judging, shown = views.get(number), views.get(number, feedback=True)
+    withheld = {f"{m}.{n}" for m, names in withheld_names(number).items() for n in names}
     stepped = [e for e in found if step_calls(e.visible)]
-    plan = plan_steps(submitted, stepped, flags)
-    work = scratch / "run"
-    keys = write_inputs(work, plan.judged) if plan.judged else []
-    notebook = to_run(submitted, found, parameters)
-    if keys:
-        notebook.cells.append(nbformat.v4.new_code_cell(kernel_cell(keys)))
-    run, stopped, executed = run_in_sandbox(sandbox, work, notebook, timeout, FEEDBACK_ENV)
-    if keys:
-        run.cells.pop()  # the cases' cell is the grader's, not part of the feedback
-    if not keys:
-        outcomes = {}
-    elif (work / "cases.started").exists():  # the notebook ran to its end: its cases ran
-        missing = f"the kernel stopped: {stopped}" if stopped else "the cases' cell failed"
-        outcomes, stopped = collect(work, keys, missing), None
-    else:  # the run stopped before the end: the cases run after the setup and answers alone
-        outcomes = judge_steps(sandbox, scratch / "steps", setup, sorted(plan.answers.items()),
-                               plan.judged, CHECK_ENV, check_timeout)  # fmt: skip
-    problems = _run_problems(run, stopped, executed)
+    plan = plan_steps(submitted, stepped, flags, withheld)
+    outcomes = judge_steps(sandbox, scratch / "steps", setup, sorted(plan.answers.items()),
+                           plan.judged, CHECK_ENV, check_timeout, judging)  # fmt: skip
     results += step_results(plan, outcomes, flags)
     for exercise in (e for e in found if e not in stepped):
         code, cells = find_answer(submitted, exercise)
@@ -196,7 +188,8 @@ def grade_submission(
             result = dict.fromkeys(exercise.parts, missing)
         else:
             work = scratch / f"check-{len(results)}"
-            result = fresh_check(sandbox, work, setup, code, exercise, CHECK_ENV, check_timeout)
+            result = fresh_check(sandbox, work, setup, code, exercise, CHECK_ENV, check_timeout,
+                                 judging)  # fmt: skip
             flags += [f"{exercise.test_id} {flag}" for flag in review_flags(code)]
         parts = {
             part: [points if result[part] == "passed" else 0.0, points]
@@ -224,6 +217,11 @@ def grade_submission(
                 **result,
             }
         )
+    env = FEEDBACK_ENV | {GRADED_STEPS_ENV: graded_steps(number, results)}
+    notebook = to_run(submitted, found, parameters)
+    run, stopped, executed = run_in_sandbox(sandbox, scratch / "run", notebook, timeout, env,
+                                            shown)  # fmt: skip
+    problems = _run_problems(run, stopped, executed)
     for result in results:
         for case in result["cases"]:
             message = case["result"]
@@ -306,11 +304,13 @@ def autograde(
     print(f"Grading {who}, each notebook {sandbox.description}.", flush=True)
     sent = sorted({_lesson_of(f, lessons) for s in students for f in s.glob("*.ipynb")} - {None})
     scratch = Path(tempfile.mkdtemp(prefix="aecourse-grade-"))
+    views = Views(scratch / "views")  # the package as each lesson's sandboxes see it
     paths = private_paths(scratch, submissions, root, out)
     jobs = [job for folder in students for job in _jobs(folder, lessons, sent)]
 
     def grade(job):
-        result = _grade_job(job, sandbox, scratch, sources, (timeout, check_timeout), paths)
+        result = _grade_job(job, sandbox, scratch, sources, (timeout, check_timeout), paths,
+                            views)  # fmt: skip
         print(f"  {result[0].student}: {result[0].lesson} {result[0].score_text()} "
               f"({result[0].status})", flush=True)  # fmt: skip
         return result
@@ -346,7 +346,7 @@ def _jobs(folder: Path, lessons: dict[str, str], expected: list[str]) -> list[tu
     return jobs
 
 
-def _grade_job(job, sandbox, scratch, sources, timeouts, paths) -> tuple[Grade, str | None]:
+def _grade_job(job, sandbox, scratch, sources, timeouts, paths, views=None):
     """(grade, feedback page or None) of one job of :func:`_jobs`."""
     kind, student, lesson, files = job
     if kind == "not a lesson":
@@ -365,7 +365,7 @@ def _grade_job(job, sandbox, scratch, sources, timeouts, paths) -> tuple[Grade, 
     work = scratch / secrets.token_hex(8)
     try:
         grade, run = grade_submission(sandbox, work, student, lesson, submitted, source,
-                                      *timeouts)  # fmt: skip
+                                      *timeouts, views=views)  # fmt: skip
     except Exception as err:  # the grader's own failure: reported, and the class goes on
         error = scrub(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}", paths)
         return Grade(

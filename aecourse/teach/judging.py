@@ -1,25 +1,38 @@
 """Judging a lesson's build steps where the student's code cannot reach the verdict.
 
 For the steps of one notebook (:mod:`aecourse.steps`), the grader's own process builds each
-case's inputs from the reference and computes what the reference returns. A new sandboxed
-process runs the lesson's parameter and import cells, then the cells that define the
-student's answers, then each case's ``run`` on the student's answer, and writes what came
-back (tensors, numbers, strings) to a file per case. Only those files come back: they are
-read as data (``torch.load(weights_only=True)``, size-capped) and judged here. Whatever the
-student's code does inside its process (replacing a check, ``importlib``, builtins, printing
-fake reports) changes nothing but its own outputs, which pass only if they are right.
+case's inputs and computes what the reference (the package's copy) returns. A **fresh
+sandboxed process**, never the kernel that ran the student's notebook, runs the lesson's
+parameter and import cells as the instructor wrote them, then the cells that define the
+student's answers (read as the kernel reads them, magics included), takes the objects bound
+to the steps' names at that moment, and runs each case's ``run`` on them. It sees a view of
+the package without the lesson's step copies (:mod:`aecourse.teach.views`): there is no
+reference there to call, subclass, read or delegate to.
 
-Statically, before anything runs, an answer that takes its step from the package (imports
-``aecourse.models``, assigns the package's class to the step's name) scores 0 for that step
-and is named for the instructor's review.
+What comes back travels on the process's standard output, which the grader opened before any
+student code ran, on lines that start with a random per-run secret the harness read from its
+standard input first; the first line per case counts, it is read as data
+(``torch.load(weights_only=True)``, size-capped), and judged here against the reference's
+result. Nothing is read from files the process could write ahead, leave behind or lock.
+Whatever the student's code does in its own process (replacing a check, ``importlib``,
+builtins, printing fake reports) changes nothing but its own outputs, which pass only if they
+are right: computing them is the step.
+
+Statically, an answer that names the package's copy of a step, or whose code is the
+package's copy with other names, is named for the instructor's review (the run already gives
+it nothing: the copy is not there).
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import io
 import json
+import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +42,7 @@ import torch
 
 from aecourse.profiles import GRADING_THREADS
 from aecourse.steps import Step, find_step, verdict
-from aecourse.steps.notebook import binds
+from aecourse.steps.notebook import as_python, binds
 from aecourse.teach.answers import find_answer
 from aecourse.teach.markup import Exercise
 from aecourse.teach.review import review_flags
@@ -38,65 +51,52 @@ from aecourse.teach.sandbox import Sandbox, stop
 MAX_OUTPUT_BYTES = 20 * 2**20  # what one case may send back
 # Where the references live: an answer bound to a name from these is the package's own code.
 PACKAGE_COPIES = ("aecourse.models", "aecourse.loop", "aecourse.losses", "aecourse.noise",
-                  "aecourse.steps")  # fmt: skip
+                  "aecourse.color", "aecourse.steps")  # fmt: skip
 
-TAKEN = "it is the package's own code, not yours (0 points; named for review)"
-
-# The student's side: each case's ``run`` on the student's answer, each result saved on its
-# own, so that a case that hangs loses only itself and those after it. It runs after the
-# answers, at the end of the feedback run's kernel (:func:`kernel_cell`), or in a process of
-# its own after only the setup and the answers (:func:`judge_steps`).
-CASES_CODE = r"""
-def _judge_cases(namespace, cases, taken, threads, save=None, load=None):
-    import torch
-    from aecourse.steps import find_step, run_case
-    save, load = save or torch.save, load or torch.load
-    torch.set_grad_enabled(True)  # whatever a cell of the notebook set
-    torch.set_num_threads(threads)  # as the grader computes the expected results
-    open("cases.started", "w").close()
-    inputs = load("inputs.pt", weights_only=True)
-    for key, step_id, index in cases:
-        step = find_step(step_id)
-        answer = namespace.get(step.name)
-        reference = step.reference()
-        if answer is None:
-            found = {"error": step.name + " is not defined (its cell raised or is missing)"}
-        elif answer is reference or (
-            isinstance(answer, type) and isinstance(reference, type)
-            and issubclass(answer, reference)
-        ):
-            found = {"error": taken}
-        else:
-            found = run_case(step.cases[index], answer, inputs[key])
-        save(found, key + ".pt")
-    open("cases.done", "w").close()
-"""
-_STUDENT = (
-    CASES_CODE
-    + r"""
+# The harness: it reads its job (secret first) before any student code runs, keeps its own
+# handles on what it needs, runs the setup and the answer cells, takes the answers, then runs
+# each case and writes its result as one line: secret, case key, base64 of torch.save.
+HARNESS = r"""
 def main():
-    import json, sys, torch
-    save, load = torch.save, torch.load  # taken before the student's code can replace them
+    import base64, io, json, os, sys
+    import torch
+    from aecourse.steps import failure, find_step, run_case
+    from aecourse.steps.notebook import run_cell
+    out, save, encode = sys.stdout, torch.save, base64.b64encode
+    secret = sys.stdin.readline().strip()
     job = json.loads(sys.stdin.read())
+    inputs = torch.load(io.BytesIO(base64.b64decode(job["inputs"])), weights_only=True)
+    cases = [(key, find_step(step_id), index) for key, step_id, index in job["cases"]]
+    torch.set_num_threads(job["threads"])
+    sys.stdout = sys.stderr = open(os.devnull, "w")
     namespace = {"__name__": "__main__"}
-    exec(compile(job["setup"], "<setup>", "exec"), namespace)
-    open("setup.ok", "w").close()
+    run_cell(job["setup"], namespace, "<setup>")
+    out.write(secret + " setup\n")
+    out.flush()
+    raised = ""
     for number, code in job["answers"]:
         try:
-            exec(compile(code, "<cell " + str(number) + ">", "exec"), namespace)
-        except BaseException:
-            pass  # the step's cases say that its name is not defined
-    _judge_cases(namespace, job["cases"], job["taken"], job["threads"], save, load)
+            run_cell(code, namespace, "<cell " + str(number) + ">")
+        except BaseException as err:  # the step's cases say that its name is not defined
+            raised = "; cell " + str(number) + " " + failure(err)
+    answers = {step.name: namespace.get(step.name) for _, step, _ in cases}
+    for key, step, index in cases:
+        torch.set_grad_enabled(True)  # whatever an answer set
+        answer = answers[step.name]
+        if answer is None:
+            found = {"error": step.name + " is not defined" + (raised or " (no cell defines it)")}
+        else:
+            found = run_case(step.cases[index], answer, inputs[key])
+        buffer = io.BytesIO()
+        try:
+            save(found, buffer)
+        except Exception:
+            buffer = io.BytesIO()
+            save({"error": "returned something that is not data"}, buffer)
+        out.write(secret + " " + key + " " + encode(buffer.getvalue()).decode() + "\n")
+        out.flush()
 main()
 """
-)
-
-
-def kernel_cell(keys: list[tuple[str, str, int]]) -> str:
-    """The code that runs the cases ``keys`` in the kernel of the feedback run, as its last
-    cell, on what the notebook defined (the feedback page does not show it)."""
-    call = f"_judge_cases(globals(), {keys!r}, {TAKEN!r}, {GRADING_THREADS})"
-    return CASES_CODE + call + "\ndel _judge_cases\n"
 
 
 _expected: dict[tuple[str, int], tuple[dict, dict]] = {}
@@ -143,8 +143,8 @@ def step_calls(test_source: str) -> list[tuple[str, str]]:
     return calls
 
 
-def _module_of(node: ast.AST) -> str | None:
-    """``aecourse.models`` for ``aecourse.models.X`` (an attribute chain on a name)."""
+def _dotted(node: ast.AST) -> str | None:
+    """``aecourse.models.X`` for that attribute chain on a name; None for anything else."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -154,11 +154,12 @@ def _module_of(node: ast.AST) -> str | None:
     return None
 
 
-def taken_from_package(code: str, name: str) -> str | None:
-    """Why ``code`` does not write ``name`` itself, or None: the step must be a ``def`` or
-    ``class`` of its own, and reach none of the package's copies of the lesson's code."""
+def taken_from_package(code: str, name: str, withheld: set[str]) -> str | None:
+    """Why ``code`` does not write ``name`` itself, or None: it binds ``name`` other than by a
+    ``def`` or ``class``, or names one of the package's copies ``withheld`` (``module.Name``).
+    For the review: such an answer already fails its cases, the copies being withheld."""
     try:
-        tree = ast.parse(code)
+        tree = ast.parse(as_python(code))
     except SyntaxError:
         return None  # it fails when it runs; that is its verdict
     binding = [node for node in tree.body if binds(node, name)]
@@ -167,49 +168,115 @@ def taken_from_package(code: str, name: str) -> str | None:
             f"{name} is not written here: the cell binds it with `{ast.unparse(binding[-1])[:80]}`"
         )
     for node in ast.walk(tree):
-        modules = []
+        names = []
         if isinstance(node, ast.ImportFrom):
-            modules = [node.module or ""]
-        elif isinstance(node, ast.Import):
-            modules = [a.name for a in node.names]
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Attribute):
-            modules = [_module_of(node) or ""]
-        for module in modules:
-            if module.startswith(PACKAGE_COPIES):
-                return f"{name} takes the lesson's code from the package ({module})"
+            names = [_dotted(node) or ""]
+        for dotted in names:
+            if dotted in withheld:
+                return f"{name} reaches for the package's copy {dotted}"
     return None
 
 
-def write_inputs(work: Path, steps: list[Step]) -> list[tuple[str, str, int]]:
-    """Write the inputs of every case of ``steps`` to ``work/inputs.pt`` (no expected values:
-    those stay here); returns the cases' keys: (file stem, step id, case index)."""
-    import torch
+class _Normalised(ast.NodeTransformer):
+    """Code with its own names numbered in order of appearance (variables, arguments, its
+    defs and classes, ``self.`` attributes), strings emptied, docstrings and annotations
+    dropped: what stays is its structure and the calls it makes."""
 
-    keys, inputs = [], {}
+    def __init__(self):
+        self.names: dict[str, str] = {}
+
+    def _name(self, name: str) -> str:
+        return self.names.setdefault(name, f"n{len(self.names)}")
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.Name(self._name(node.id), node.ctx)
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        return ast.arg(self._name(node.arg))
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        value = self.visit(node.value)
+        own = isinstance(node.value, ast.Name) and node.value.id == "self"
+        return ast.Attribute(value, self._name(node.attr) if own else node.attr, node.ctx)
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        return ast.Constant("" if isinstance(node.value, str) else node.value)
+
+    def _definition(self, node: ast.FunctionDef | ast.ClassDef) -> ast.AST:
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:] or [ast.Pass()]
+        node.body = body
+        node.name = self._name(node.name)
+        if isinstance(node, ast.FunctionDef):
+            node.returns = None
+        return self.generic_visit(node)
+
+    visit_FunctionDef = visit_ClassDef = _definition
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        target = self.visit(node.target)
+        if node.value is None:
+            return ast.Pass()
+        return ast.Assign([target], self.visit(node.value))
+
+
+def _shape(node: ast.AST) -> str:
+    return ast.dump(_Normalised().visit(node), annotate_fields=False, include_attributes=False)
+
+
+def matches_package_copy(code: str, step: Step) -> bool:
+    """Whether the cell's definition of ``step.name`` is the package's copy of the step with
+    other names, strings and formatting: the grader cannot tell it from honest work (the
+    lesson's own solution is that copy), a person reading it can."""
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(as_python(code))
+        copy = ast.parse(textwrap.dedent(inspect.getsource(step.reference()))).body[0]
+    except (SyntaxError, OSError, TypeError):
+        return False
+    written = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    written = [n for n in written if n.name == step.name]
+    return bool(written) and _shape(written[-1]) == _shape(copy)
+
+
+def case_keys(steps: list[Step]) -> list[tuple[str, str, int]]:
+    """A key per case of ``steps``: (key, step id, case index)."""
+    keys = []
     for step in steps:
-        for index in range(len(step.cases)):
-            key = f"case{len(keys)}"
-            keys.append((key, step.id, index))
-            inputs[key] = reference_case(step, index)[0]
-    work.mkdir(parents=True, exist_ok=True)
-    torch.save(inputs, work / "inputs.pt")
+        keys += [(f"case{len(keys) + i}", step.id, i) for i in range(len(step.cases))]
     return keys
 
 
-def collect(work: Path, keys: list[tuple[str, str, int]], missing: str) -> dict[str, list[str]]:
-    """Judge what the student's side wrote to ``work`` for each case: per step id, each case's
-    outcome, ``"passed"`` or what to look at; a case with no result ``did not finish
-    (missing)``."""
-    outcomes: dict[str, list[str]] = {}
-    for key, step_id, index in keys:
-        step = find_step(step_id)
-        got = _read(work / f"{key}.pt")
-        if got is None:
-            message = f"did not finish ({missing})"
-        else:
-            message = verdict(step.cases[index], got, reference_case(step, index)[1])
-        outcomes.setdefault(step_id, []).append("passed" if message is None else message)
-    return outcomes
+def _inputs(keys: list[tuple[str, str, int]]) -> str:
+    """The cases' inputs (never their expected values) as base64 of ``torch.save``."""
+    buffer = io.BytesIO()
+    torch.save({key: reference_case(find_step(s), i)[0] for key, s, i in keys}, buffer)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _reports(output: io.BufferedIOBase, secret: str) -> tuple[bool, dict[str, Any]]:
+    """(whether the setup ran, each case's result) from the harness's lines on ``output``:
+    the first line per key counts; a result that is not plain data is None."""
+    mark, setup, found = secret.encode() + b" ", False, {}
+    for line in output:
+        if not line.startswith(mark):
+            continue
+        key, _, data = line[len(mark) :].strip().partition(b" ")
+        if key == b"setup":
+            setup = True
+        elif key.decode(errors="replace") not in found and len(data) < MAX_OUTPUT_BYTES * 4 // 3:
+            try:
+                found[key.decode()] = torch.load(
+                    io.BytesIO(base64.b64decode(data, validate=True)), weights_only=True
+                )
+            except Exception:  # not plain data: what a hostile process could send
+                found[key.decode()] = None
+    return setup, found
 
 
 def judge_steps(
@@ -220,87 +287,101 @@ def judge_steps(
     steps: list[Step],
     env: dict[str, str],
     timeout: int,
+    package: Path | None = None,
 ) -> dict[str, list[str]]:
     """Judge ``steps`` on the student's ``answers`` ((cell number, code), in notebook order),
-    in a sandboxed process of their own after the lesson's ``setup``. Returns, per step id,
+    in a fresh sandboxed process after the lesson's ``setup``, with ``package`` (a view
+    without the lesson's step copies) in place of the installed one. Returns, per step id,
     each case's outcome: ``"passed"`` or what to look at."""
     if not steps:
         return {}
-    keys = write_inputs(work, steps)
+    keys = case_keys(steps)
+    secret = secrets.token_hex(16)
+    job = json.dumps({"setup": setup, "answers": answers, "cases": keys,
+                      "inputs": _inputs(keys), "threads": GRADING_THREADS})  # fmt: skip
     sandbox.prepare(work)
-    job = json.dumps({"setup": setup, "answers": answers, "cases": keys, "taken": TAKEN,
-                      "threads": GRADING_THREADS})  # fmt: skip
-    command = sandbox.command([sys.executable, "-c", _STUDENT], work, env)
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    timed_out = False
-    try:
-        process.communicate(job.encode(), timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        stop(process)
-    if not (work / "setup.ok").exists() and not timed_out:
+    command = sandbox.command([sys.executable, "-c", HARNESS], work, env, package)
+    with tempfile.TemporaryFile() as output:  # outside the sandbox's folder
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        timed_out = False
+        try:
+            process.communicate((secret + "\n" + job).encode(), timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            stop(process)
+            sandbox.end(work)
+        output.seek(0)
+        ran_setup, found = _reports(output, secret)
+    if not ran_setup and not timed_out:
         raise RuntimeError("the lesson's own parameter and import cells failed in the check")
-    return collect(work, keys, f"longer than {timeout} s" if timed_out else "its process ended")
+    missing = f"longer than {timeout} s" if timed_out else "its process ended"
+    outcomes: dict[str, list[str]] = {}
+    for key, step_id, index in keys:
+        step = find_step(step_id)
+        if key not in found:
+            message = f"did not finish ({missing})"
+        elif found[key] is None:
+            message = "returned something the check cannot read"
+        else:
+            message = verdict(step.cases[index], found[key], reference_case(step, index)[1])
+        outcomes.setdefault(step_id, []).append("passed" if message is None else message)
+    return outcomes
 
 
-def _read(path: Path) -> Any:
-    """What the student's side saved for one case: plain data, or None if it is not there,
-    too large or not readable as data."""
-    import torch
-
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_OUTPUT_BYTES:
-            return None
-        return torch.load(path, weights_only=True)
-    except Exception:  # anything the student's process wrote that is not plain data
-        return None
+MATCHES = "matches the package's copy of the step (with other names): read it"
 
 
 @dataclass
 class StepsPlan:
     """The build steps of one submission, read statically before anything runs: for each, its
-    exercise, step, the cells that define its answer and why it was taken from the package
-    (or None); and the answer cells to run, by cell number."""
+    exercise, step and the cells that define its answer; and the answer cells to run, by
+    cell number."""
 
-    rows: list[tuple[Exercise, Step, list[int], str | None]]
+    rows: list[tuple[Exercise, Step, list[int]]]
     answers: dict[int, str]
 
     @property
     def judged(self) -> list[Step]:
-        return [step for _, step, cells, taken in self.rows if cells and not taken]
+        return [step for _, step, cells in self.rows if cells]
 
 
-def plan_steps(submitted: Any, found: list[Exercise], flags: list[str]) -> StepsPlan:
-    """Find each step's answer in ``submitted``; an answer taken from the package is added to
-    ``flags`` (it scores 0), as is any line of an answer that reaches outside its step."""
+def plan_steps(
+    submitted: Any, found: list[Exercise], flags: list[str], withheld: set[str]
+) -> StepsPlan:
+    """Find each step's answer in ``submitted``. Named in ``flags`` for a person to read: an
+    answer that reaches for one of the package's copies ``withheld`` (it scores 0 there: the
+    copy is not in its sandbox), one that is the package's copy renamed, and any line that
+    reaches outside its step."""
     rows, answers = [], {}
     for exercise in found:
         step = find_step(step_calls(exercise.visible)[0][0])
         code, cells = find_answer(submitted, exercise)
-        taken = taken_from_package(code, step.name) if cells else None
-        if taken:  # 0 points; it still runs, so that the steps built on it can be judged
-            flags.append(f"{exercise.test_id}: {taken} (0 points for this step)")
-        elif cells:
+        if cells:
+            taken = taken_from_package(code, step.name, withheld)
+            if taken:
+                flags.append(f"{exercise.test_id}: {taken}")
+            elif matches_package_copy(code, step):
+                flags.append(f"{exercise.test_id}: {MATCHES}")
             flags += [f"{exercise.test_id} {flag}" for flag in review_flags(code)]
         answers |= {n: submitted.cells[n - 1].source for n in cells}
-        rows.append((exercise, step, cells, taken))
+        rows.append((exercise, step, cells))
     return StepsPlan(rows, answers)
 
 
 def step_results(plan: StepsPlan, outcomes: dict[str, list[str]], flags: list[str]) -> list[dict]:
     """The grade's rows for the planned steps: each case with its share of the step's points."""
     results = []
-    for exercise, step, cells, taken in plan.rows:
+    for exercise, step, cells in plan.rows:
         if not cells:
             why = [f"no cell of the notebook defines {step.name}"] * len(step.cases)
-        elif taken:
-            why = [f"not your own code: {taken}"] * len(step.cases)
         else:
             why = outcomes[step.id]
-            if TAKEN in why:
-                flags.append(f"{exercise.test_id}: {step.name} {TAKEN}")
+            used = next((w for w in why if "WithheldError" in w), None)
+            note = f"{exercise.test_id}: {step.name} used the package's copy, withheld (0 points)"
+            if used and note not in flags:
+                flags.append(note)
         share = exercise.points / len(step.cases)
         cases = [{"name": case.name, "hidden": case.hidden, "result": result,
                   "points": [share if result == "passed" else 0.0, share]}
@@ -310,3 +391,24 @@ def step_results(plan: StepsPlan, outcomes: dict[str, list[str]], flags: list[st
                         "max_points": exercise.points,
                         "found": ", ".join(f"cell {n}" for n in cells)})  # fmt: skip
     return results
+
+
+def graded_steps(lesson: str, results: list[dict]) -> str:
+    """The verdicts that the feedback run's checks show (``aecourse.steps.GRADED_STEPS_ENV``):
+    per step, its visible cases' results and its row of the lesson's step table."""
+    rows = []
+    for result in results:
+        if "step" not in result:
+            continue
+        step = find_step(result["step"])
+        visible = [c for c in result["cases"] if not c["hidden"]]
+        failed = [[c["name"], c["result"]] for c in visible if c["result"] != "passed"]
+        if not result["found"]:
+            status = "not written"
+        else:
+            status = "passes" if not failed else f"fails: {failed[0][1]}"
+        table = {"step": step.id, "name": step.name, "title": step.title,
+                 "points": step.points, "status": status}  # fmt: skip
+        rows.append({"step": step.id, "lesson": lesson, "name": step.name,
+                     "visible": len(visible), "failed": failed, "table": table})  # fmt: skip
+    return json.dumps(rows)

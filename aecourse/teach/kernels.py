@@ -10,20 +10,24 @@ book); :func:`run_in_sandbox` runs a student's notebook in a kernel started insi
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from aecourse.teach.sandbox import NOBODY, Sandbox, stop
+from aecourse.teach.sandbox import Sandbox, stop
 
 MAX_CELL_OUTPUT = 20_000  # characters of output kept per cell of a student's notebook
+NOTEBOOK_TIMEOUT = 600  # seconds for a whole graded notebook, whatever its cells' limits
+KERNEL_STARTS = 3  # tries to start a sandboxed kernel on a loaded machine
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -42,16 +46,19 @@ class IPCKernelManager(AsyncKernelManager):
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def sandboxed_kernel_manager(sandbox: Sandbox, work: Path, env: dict[str, str]):
-    """A kernel manager whose kernel starts inside the sandbox, in ``work``, with only ``env``,
-    and talks over Unix sockets in that folder (the sandbox has no network to talk over)."""
+def sandboxed_kernel_manager(
+    sandbox: Sandbox, work: Path, env: dict[str, str], package: Path | None = None
+):
+    """A kernel manager whose kernel starts inside the sandbox, in ``work``, with only ``env``
+    and ``package`` (a view of the package, or None), and talks over Unix sockets in that
+    folder (the sandbox has no network to talk over)."""
 
     class SandboxedKernelManager(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             command = super().format_kernel_cmd(extra_arguments)
-            if sandbox.mode == "bubblewrap" and sandbox.as_root:  # the kernel runs as nobody
-                os.chown(self.connection_file, NOBODY, NOBODY)
-            return sandbox.command(command, work, env)
+            if sandbox.mode == "bubblewrap" and sandbox.as_root:  # the kernel runs as its user
+                os.chown(self.connection_file, sandbox.uid(work), sandbox.uid(work))
+            return sandbox.command(command, work, env, package)
 
     manager = SandboxedKernelManager(kernel_name="python3", transport="ipc")
     manager.ip = str(work / "kernel")
@@ -97,30 +104,68 @@ def run_in_sandbox(
     notebook: nbformat.NotebookNode,
     timeout: int,
     env: dict[str, str],
+    package: Path | None = None,
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
 ) -> tuple[nbformat.NotebookNode, str | None, int]:
-    """Run ``notebook`` in a kernel inside ``sandbox`` (folder ``work``, environment ``env``).
+    """Run ``notebook`` in a kernel inside ``sandbox`` (folder ``work``, environment ``env``,
+    ``package`` in place of the installed package).
 
-    Returns the notebook as it ran, why it stopped early (a cell past ``timeout`` seconds, or
-    a kernel that died) or None, and how many code cells it executed. Whatever happens, the
-    sandbox and everything in it end here.
+    Returns the notebook as it ran, why it stopped early (a cell past ``timeout`` seconds, the
+    whole notebook past ``notebook_timeout``, or a kernel that died) or None, and how many
+    code cells it executed. A kernel that fails to start (a loaded machine) is started again,
+    up to :data:`KERNEL_STARTS` times. Whatever happens, the sandbox and everything in it end
+    here.
     """
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    for attempt in range(1, KERNEL_STARTS + 1):
+        original = copy.deepcopy(notebook)
+        ran, stopped, executed, started = _run_once(
+            sandbox, work, original, timeout, env, package, notebook_timeout,
+            (CellTimeoutError, DeadKernelError),
+        )  # fmt: skip
+        if started or attempt == KERNEL_STARTS:
+            return ran, stopped, executed
+    raise AssertionError("unreachable")
+
+
+def _run_once(sandbox, work, notebook, timeout, env, package, notebook_timeout, errors):
+    """One try of :func:`run_in_sandbox`: (notebook, stopped, executed, whether the kernel
+    started)."""
+    cell_timeout, dead_kernel = errors
     sandbox.prepare(work)
     client = CappedClient(
-        notebook, km=sandboxed_kernel_manager(sandbox, work, env), timeout=timeout,
+        notebook, km=sandboxed_kernel_manager(sandbox, work, env, package), timeout=timeout,
         allow_errors=True, record_timing=False, store_widget_state=False,
         kernel_name="python3", shutdown_kernel="immediate", startup_timeout=120,
     )  # fmt: skip
-    stopped = None
-    try:  # the kernel's own stdout and stderr are not the grader's console
-        client.execute(cleanup_kc=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except CellTimeoutError:
-        stopped = f"CellTimeoutError: the cell ran longer than {timeout} s and was stopped"
-    except DeadKernelError:
-        stopped = "the kernel died (a memory, CPU-time or process limit?) and was not restarted"
-    finally:
+    stopped, started, over = None, True, threading.Event()
+
+    def end_all() -> None:  # the whole notebook's time is up: end its sandbox
+        over.set()
+        sandbox.end(work)
         process = getattr(client.km.provisioner, "process", None) if client.km else None
         if process is not None:
             stop(process)
-    return notebook, stopped, client.code_cells_executed
+
+    timer = threading.Timer(notebook_timeout, end_all)
+    timer.start()
+    try:  # the kernel's own stdout and stderr are not the grader's console
+        client.execute(cleanup_kc=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except cell_timeout:
+        stopped = f"CellTimeoutError: the cell ran longer than {timeout} s and was stopped"
+    except dead_kernel:
+        stopped = "the kernel died (a memory, CPU-time or process limit?) and was not restarted"
+    except (RuntimeError, TimeoutError) as err:  # it did not start: the machine, not the notebook
+        if client.code_cells_executed or over.is_set():
+            raise
+        started, stopped = False, f"the kernel did not start ({err})"
+    finally:
+        timer.cancel()
+        process = getattr(client.km.provisioner, "process", None) if client.km else None
+        if process is not None:
+            stop(process)
+        sandbox.end(work)
+    if over.is_set():
+        stopped = f"the notebook ran longer than {notebook_timeout} s in all and was stopped"
+    return notebook, stopped, client.code_cells_executed, started

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from aecourse.steps.notebook import as_python
+
 # Reaching any of these, solution code could change what its own check sees.
 _MODULES = {"os", "sys", "subprocess", "importlib", "builtins", "gc", "inspect", "ctypes",
             "signal", "threading", "multiprocessing", "socket", "shutil", "pathlib", "io",
@@ -42,8 +44,9 @@ def _root(target: ast.expr) -> str | None:
 
 def review_flags(code: str) -> list[str]:
     """Lines of solution code that reach outside the exercise, e.g. "line 3: imports os"."""
+    python = as_python(code)
     try:
-        tree = ast.parse(code)
+        tree = ast.parse(python)
     except SyntaxError:
         return []  # it does not run, so it cannot tamper
     modules = _COMMON | {
@@ -73,4 +76,8 @@ def review_flags(code: str) -> list[str]:
             what = f"uses {node.id}"
         if what:
             flags.append(f"line {node.lineno}: {what}")
+    if python != code:  # the kernel's magics and shell escapes: run in the kernel only
+        for number, line in enumerate(code.splitlines(), 1):
+            if line.lstrip()[:1] in ("%", "!"):
+                flags.append(f"line {number}: runs IPython's {line.strip()[:60]!r}")
     return sorted(set(flags), key=lambda f: int(f.split()[1].rstrip(":")))

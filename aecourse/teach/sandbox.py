@@ -12,11 +12,15 @@ namespaces. Inside, the code sees:
 
 Everything else of the machine is simply not there: the course folder (``classroom/`` with the
 instructor's sources and ``gradebook.db``), the lessons with their solutions, other students'
-submissions, the grader's files. Started as root, the code then runs as the unprivileged user
-``nobody``; started by a user, it runs in a user namespace as that user. Limits (``setrlimit``,
-inherited by every process it starts): CPU seconds, data memory, processes and threads, the
-size of a written file, open files, no core dumps. When the sandbox ends (or is killed at its
-time limit) every process in it ends, detached ones included: the PID namespace dies with it.
+submissions, the grader's files. In place of the installed package it may see a *view*
+(:mod:`aecourse.teach.views`): the package without the lesson's own step copies. Started as
+root, the code then runs as an unprivileged user id of its own, one per sandbox; started by a
+user, it runs in a user namespace as that user. Limits (``setrlimit``, inherited by every
+process it starts): CPU seconds, data memory, processes and threads, the size of a written
+file, open files, no core dumps; and, where the machine allows, a budget for all its processes
+together (:mod:`aecourse.teach.budget`: memory, processes, an equal CPU share). When the
+sandbox ends (or is killed at its time limit) every process in it ends, detached ones
+included: the PID namespace dies with it.
 
 What it does not protect against: a Linux kernel exploit; reading what any user may read of
 the system folders (``/etc``, ``/usr``) and the Python environment; using every CPU core within
@@ -42,6 +46,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from aecourse.teach.budget import Budget, ControlGroup, sandbox_uid
+
 NOBODY = 65534  # uid and gid of the unprivileged user "nobody" on Debian, Ubuntu, Fedora
 HOW_TO_ISOLATE = (
     "To isolate submissions, install bubblewrap: on Debian or Ubuntu `sudo apt install "
@@ -59,7 +65,7 @@ class Limits:
 
     cpu_seconds: int = 1800
     data_bytes: int = 6 * 2**30  # heap and private memory: what the code can allocate
-    processes: int = 512  # processes and threads of the sandbox's user
+    processes: int = 256  # processes and threads of the sandbox's user (one per sandbox)
     file_bytes: int = 256 * 2**20  # the largest file it may write
     open_files: int = 1024
     tmp_bytes: int = 512 * 2**20  # the private /tmp
@@ -82,11 +88,16 @@ def _ancestors(path: Path) -> list[Path]:
     return list(reversed(path.parents))[1:]
 
 
-def _readable_paths() -> list[Path]:
-    """What the sandboxed Python needs to read: its installation and the aecourse package."""
+def package_folder() -> Path:
+    """Where the installed ``aecourse`` package is (a view is mounted there instead)."""
     import aecourse
 
-    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(aecourse.__file__).resolve().parent}
+    return Path(aecourse.__file__).resolve().parent
+
+
+def _readable_paths() -> list[Path]:
+    """What the sandboxed Python needs to read: its installation and the aecourse package."""
+    paths = {Path(sys.base_prefix), Path(sys.prefix), package_folder()}
     return sorted(p.resolve() for p in paths)
 
 
@@ -97,16 +108,25 @@ class Sandbox:
     ``"none"``, and ``description`` says what that means for the code it runs.
     """
 
-    def __init__(self, limits: Limits | None = None):
+    def __init__(self, limits: Limits | None = None, budget: Budget | None = None):
         self.limits = limits or Limits()
+        self.budget = budget or Budget(self.limits.data_bytes, self.limits.processes)
         self.as_root = hasattr(os, "geteuid") and os.geteuid() == 0
         self.readable = _readable_paths()
+        self.package = package_folder()
+        self._users: dict[str, tuple[int, ControlGroup | None]] = {}
         self.mode, why = self._detect()
+        self.grouped = self.mode == "bubblewrap" and ControlGroup.available() is not None
         if self.mode == "bubblewrap":
-            user = "the user nobody" if self.as_root else "a user namespace"
+            user = "a user id of its own" if self.as_root else "a user namespace"
+            budget = (
+                "a memory, process and CPU budget for the whole sandbox"
+                if self.grouped
+                else "limits per process only (no control groups here)"
+            )
             self.description = (
                 f"isolated with bubblewrap ({user}; no network; only its own folder writable; "
-                "the course, other submissions and the grader's files out of sight)"
+                f"the course, other submissions and the grader's files out of sight; {budget})"
             )
         else:
             self.description = (
@@ -130,7 +150,7 @@ class Sandbox:
             return "none", f"bubblewrap failed here: {trial.stderr.strip()[:200]}"
         return "bubblewrap", ""
 
-    def _bwrap(self, work: Path) -> list[str]:
+    def _bwrap(self, work: Path, package: Path | None = None) -> list[str]:
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                 "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]  # fmt: skip
         if not self.as_root:  # root keeps its capabilities here: setpriv needs them to drop
@@ -150,34 +170,59 @@ class Sandbox:
                 if folder not in created and str(folder) not in ("/usr", "/etc", "/tmp"):
                     args += ["--perms", "0755", "--dir", str(folder)]
                     created.add(folder)
-            if path != work:
+            if path == self.package and package is not None:
+                args += ["--ro-bind", str(package), str(path)]  # the view, where the package is
+            elif path != work:
                 args += ["--ro-bind", str(path), str(path)]
         args += ["--bind", str(work), str(work), "--chdir", str(work)]
         return args
 
     def prepare(self, work: Path) -> None:
-        """Make ``work`` the sandbox's folder: empty of others' files, writable by its user."""
+        """Make ``work`` the folder of a new sandbox: its own user id and control group (see
+        :mod:`aecourse.teach.budget`), the folder writable by that user. End it with
+        :meth:`end`."""
         work.mkdir(parents=True, exist_ok=True)
+        self.end(work)
+        uid = sandbox_uid() if self.mode == "bubblewrap" and self.as_root else os.getuid()
+        group = ControlGroup.create(self.budget) if self.grouped else None
+        self._users[str(work)] = uid, group
         if self.mode == "bubblewrap" and self.as_root:
             for path in [work, *work.rglob("*")]:
-                os.chown(path, NOBODY, NOBODY)
+                os.chown(path, uid, uid)
 
-    def command(self, argv: list[str], work: Path, env: dict[str, str]) -> list[str]:
-        """The command that runs ``argv`` in the sandbox, in folder ``work``, with only ``env``
-        in its environment. Run it with ``start_new_session=True`` and kill it to stop all."""
+    def uid(self, work: Path) -> int:
+        """The user id the sandbox of ``work`` runs as."""
+        return self._users[str(work)][0] if str(work) in self._users else NOBODY
+
+    def end(self, work: Path) -> None:
+        """Kill every process left in the sandbox of ``work`` and remove its control group."""
+        _, group = self._users.pop(str(work), (None, None))
+        if group is not None:
+            group.end()
+
+    def command(
+        self, argv: list[str], work: Path, env: dict[str, str], package: Path | None = None
+    ) -> list[str]:
+        """The command that runs ``argv`` in the sandbox of ``work`` (made by :meth:`prepare`),
+        in that folder, with only ``env`` in its environment and ``package`` (a view, see
+        :mod:`aecourse.teach.views`) in place of the installed package. Run it with
+        ``start_new_session=True``; stop it with :func:`stop` and :meth:`end`."""
         env = {"HOME": str(work), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp"} | env  # fmt: skip
-        limits = json.dumps(asdict(self.limits))
-        prefix = [sys.executable, "-m", "aecourse.teach.sandbox", limits]
+        _, group = self._users.get(str(work), (None, None))
+        setup = asdict(self.limits) | {"cgroups": group.procs if group else []}
+        prefix = [sys.executable, "-m", "aecourse.teach.sandbox", json.dumps(setup)]
         if self.mode != "bubblewrap":
             return [*prefix, str(work), json.dumps(env), "--", *argv]
         inner = argv
         if self.as_root:
-            drop = [f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+            uid = self.uid(work)
+            drop = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                     "--bounding-set=-all", "--no-new-privs"]  # fmt: skip
             inner = ["setpriv", *drop, "--", *argv]
         setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
-        return [*prefix, "-", "{}", "--", *self._bwrap(work), "--clearenv", *setenv, "--", *inner]
+        bwrap = self._bwrap(work, package)
+        return [*prefix, "-", "{}", "--", *bwrap, "--clearenv", *setenv, "--", *inner]
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -194,10 +239,13 @@ def stop(process: subprocess.Popen) -> None:
 def main(argv: list[str]) -> None:
     """``python -m aecourse.teach.sandbox LIMITS FOLDER ENV -- COMMAND...``: set the limits, then
     become COMMAND (bubblewrap, or, not isolated, the command itself in FOLDER with ENV)."""
-    limits, folder, env, sep, *command = argv
+    setup, folder, env, sep, *command = argv
     if sep != "--" or not command:
         raise SystemExit("usage: python -m aecourse.teach.sandbox LIMITS FOLDER ENV -- COMMAND...")
-    _apply_limits(Limits(**json.loads(limits)))
+    limits = json.loads(setup)
+    for procs in limits.pop("cgroups", []):  # join the sandbox's control group first
+        Path(procs).write_text(str(os.getpid()))
+    _apply_limits(Limits(**limits))
     if folder != "-":  # not isolated: at least a folder of its own and a clean environment
         os.chdir(folder)
         os.execvpe(command[0], command, json.loads(env))
