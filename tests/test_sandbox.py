@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import aecourse
+from aecourse.teach.budget import Budget
 from aecourse.teach.sandbox import NOBODY, Limits, Sandbox
 
 ROOT = Path(aecourse.__file__).resolve().parents[1]
@@ -23,8 +24,11 @@ isolated = pytest.mark.skipif(SANDBOX.mode != "bubblewrap", reason=SANDBOX.descr
 def _run(code: str, work: Path, sandbox: Sandbox = SANDBOX, timeout: int = 60):
     sandbox.prepare(work)
     command = sandbox.command([sys.executable, "-c", textwrap.dedent(code)], work, {"X": "1"})
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          start_new_session=True)  # fmt: skip
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              start_new_session=True)  # fmt: skip
+    finally:
+        sandbox.end(work)
 
 
 @isolated
@@ -122,8 +126,54 @@ def test_it_sees_only_its_own_processes_and_runs_unprivileged(tmp_path):
     )
     pids = int(result.stdout.split("pids ")[1].split()[0])
     assert pids <= 3  # bubblewrap's init, python (and at most one more)
-    if os.geteuid() == 0:
-        assert f"uid {NOBODY}" in result.stdout
+    if os.geteuid() == 0:  # a user of its own, not root and not another sandbox's
+        other = _run("import os; print(os.getuid())", tmp_path / "other")
+        uid = int(result.stdout.split("uid ")[1].split()[0])
+        assert 0 < uid != int(other.stdout) and uid != NOBODY
+
+
+needs_groups = pytest.mark.skipif(not SANDBOX.grouped, reason="no control groups here (root)")
+
+
+@isolated
+@needs_groups
+def test_memory_and_processes_are_budgeted_for_the_whole_sandbox(tmp_path):
+    """Per-process limits let a notebook spread over many processes; the budget counts them
+    all: three processes of 300 MB each do not fit in 512 MB, nor 100 processes in 64."""
+    sandbox = Sandbox(budget=Budget(memory_bytes=512 * 2**20, processes=64))
+    hog = _run(
+        """
+        import multiprocessing as mp, time
+        def hold():
+            block = bytearray(300 * 2**20)
+            block[::4096] = b"x" * len(block[::4096])
+            time.sleep(3)
+        workers = [mp.Process(target=hold) for _ in range(3)]
+        [w.start() for w in workers]
+        [w.join() for w in workers]
+        print("exit codes", [w.exitcode for w in workers])
+        """,
+        tmp_path / "hog",
+        sandbox,
+    )
+    codes = hog.stdout.split("exit codes")[-1] if "exit codes" in hog.stdout else "killed"
+    assert "-9" in codes or codes == "killed", hog.stdout + hog.stderr
+    bomb = _run(
+        """
+        import subprocess
+        started = 0
+        try:
+            for _ in range(100):
+                subprocess.Popen(["sleep", "5"])
+                started += 1
+        except OSError as err:
+            print("refused after", started, type(err).__name__)
+        """,
+        tmp_path / "bomb",
+        sandbox,
+    )
+    assert "refused after" in bomb.stdout, bomb.stdout + bomb.stderr
+    assert int(bomb.stdout.split("refused after ")[1].split()[0]) < 64
 
 
 def test_limits_apply_inside(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -30,7 +31,11 @@ MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml/fonts")
 # CDN, and without require.js and mermaid (which it would also fetch online). A code cell's
 # input is shown as Pygments highlights it, which escapes every character of the code: the
 # lab template's extra pass of bleach over that markup changes nothing and took half a
-# second of every notebook graded (tests/test_feedback.py checks the escaping).
+# second of every notebook graded (tests/test_feedback.py checks the escaping). Everything
+# else a student controls (markdown cells, raw cells, HTML and markdown outputs) passes
+# :func:`sanitize`; JavaScript and widget outputs are not shown; the grader's own error boxes
+# (:func:`fold_errors`) are recognised by a per-page secret in their metadata. Only scripts
+# carrying the page's nonce run (:func:`csp`).
 TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% block input %}
 <div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor" data-type="inline">
@@ -39,22 +44,96 @@ TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
      </div>
 </div>
 {%- endblock input %}
+{% block markdowncell scoped %}
+<div class="jp-Cell jp-MarkdownCell jp-Notebook-cell"><div class="jp-Cell-inputWrapper">
+<div class="jp-InputArea jp-Cell-inputArea">
+<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput"
+ data-mime-type="text/markdown">
+{{ cell.source | markdown2html | sanitize }}
+</div></div></div></div>
+{%- endblock markdowncell %}
+{% block rawcell scoped %}{{ cell.source | sanitize }}{%- endblock rawcell %}
+{% block data_html scoped -%}
+<div class="jp-RenderedHTMLCommon jp-RenderedHTML jp-OutputArea-output {{ extra_class }}"
+ data-mime-type="text/html">
+{%- if output.metadata.get('aecourse_grader') == resources.grader_secret %}
+{{ output.data['text/html'] }}
+{%- else %}
+{{ output.data['text/html'] | sanitize }}
+{%- endif %}
+</div>
+{%- endblock data_html %}
+{% block data_markdown scoped -%}
+<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-OutputArea-output {{ extra_class }}"
+ data-mime-type="text/markdown">
+{{ output.data['text/markdown'] | markdown2html | sanitize }}
+</div>
+{%- endblock data_markdown %}
+{%- block data_javascript scoped %}
+<pre class="jp-OutputArea-output">[a JavaScript output: not shown in feedback]</pre>
+{%- endblock data_javascript %}
+{%- block data_widget_view scoped %}
+<pre class="jp-OutputArea-output">[an interactive widget: not shown in feedback]</pre>
+{%- endblock data_widget_view -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block html_head_js_mathjax -%}
-<script>
+<script nonce="{{ resources.script_nonce }}">
 window.MathJax = {
   tex: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], processEscapes: true},
   options: {enableMenu: false},
 };
 </script>
-<script src="MATHJAX/tex-mml-chtml.js" defer></script>
+<script nonce="{{ resources.script_nonce }}" src="MATHJAX/tex-mml-chtml.js" defer></script>
+<style>
+.aecourse-error {border-left:4px solid #c0392b; background:#fdf0ef; padding:6px 10px;
+  margin:4px 0; font-family:var(--jp-code-font-family,monospace); white-space:pre-wrap}
+</style>
 {%- endblock html_head_js_mathjax -%}
 """.replace("MATHJAX", MATHJAX_FOLDER)
-ERROR_STYLE = (
-    "border-left:4px solid #c0392b;background:#fdf0ef;padding:6px 10px;margin:4px 0;"
-    "font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap"
-)
+# What student HTML may hold: text structure, tables, images as data, links out; no scripts,
+# styles, forms, frames or event handlers; a class only where pandas puts one.
+ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div",
+                "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
+                "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "s", "small",
+                "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot",
+                "th", "thead", "tr", "u", "ul"}  # fmt: skip
+SAFE_CLASSES = {"dataframe"}
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    if name in ("title", "alt", "colspan", "rowspan", "align"):
+        return True
+    if name == "class":
+        return set(value.split()) <= SAFE_CLASSES
+    if tag == "a" and name == "href":
+        return value.startswith(("http://", "https://", "mailto:", "#"))
+    if tag == "img" and name == "src":
+        return value.startswith("data:image/")
+    return False
+
+
+def sanitize(markup: str) -> str:
+    """Student HTML reduced to an allowlist (:data:`ALLOWED_TAGS`): no script, style, frame,
+    form, event handler, ``javascript:`` link or remote image survives; text stays."""
+    import bleach
+
+    cleaner = bleach.Cleaner(
+        tags=ALLOWED_TAGS, attributes=_allowed_attribute,
+        protocols={"http", "https", "mailto", "data"}, strip=True, strip_comments=True,
+    )  # fmt: skip
+    return cleaner.clean(str(markup))
+
+
+def csp(nonce: str) -> str:
+    """The page's Content-Security-Policy: scripts only with ``nonce`` (the grader's MathJax
+    and what it loads), images only inline, no requests out, no frames, no forms."""
+    policy = (
+        f"default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic'; "
+        "style-src 'unsafe-inline'; img-src data:; font-src 'self' file: data:; "
+        "connect-src 'none'; frame-src 'none'; form-action 'none'; base-uri 'none'"
+    )
+    return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
 
 
 def private_paths(*extra: Path) -> dict[str, str]:
@@ -90,9 +169,10 @@ def error_message(ename: str, evalue: str) -> str:
     return f"{ename}: {message}" if message else ename
 
 
-def fold_errors(notebook: nbformat.NotebookNode) -> int:
+def fold_errors(notebook: nbformat.NotebookNode, secret: str = "") -> int:
     """Replace each error output by its message, with the traceback folded below it (a
-    ``<details>`` that opens on a click). Returns how many errors were folded."""
+    ``<details>`` that opens on a click), marked as the grader's with ``secret``. Returns how
+    many errors were folded."""
     from nbconvert.filters import ansi2html
 
     folded = 0
@@ -103,11 +183,13 @@ def fold_errors(notebook: nbformat.NotebookNode) -> int:
             message = error_message(out.get("ename", "Error"), out.get("evalue", ""))
             traceback = ansi2html("\n".join(out.get("traceback", [])))
             page = (
-                f'<div class="aecourse-error" style="{ERROR_STYLE}">{html.escape(message)}</div>'
+                f'<div class="aecourse-error">{html.escape(message)}</div>'
                 f"<details><summary>traceback</summary><pre>{traceback}</pre></details>"
             )
             cell.outputs[i] = nbformat.v4.new_output(
-                "display_data", data={"text/html": page, "text/plain": message}
+                "display_data",
+                data={"text/html": page, "text/plain": message},
+                metadata={"aecourse_grader": secret},
             )
             folded += 1
     return folded
@@ -186,7 +268,8 @@ def feedback_page(
     notebook = nbformat.v4.new_notebook(cells=cells + (run.cells if run else []))
     for cell in notebook.cells:
         cell.metadata = {}
-    fold_errors(notebook)
+    secret, nonce = secrets.token_hex(16), secrets.token_hex(16)
+    fold_errors(notebook, secret)
     secret = [line for line in solution_lines(source) if line not in submitted_text]
     text = json.dumps(notebook.cells)
     if any(json.dumps(line)[1:-1] in text for line in secret):
@@ -194,13 +277,20 @@ def feedback_page(
     exporter = HTMLExporter(
         template_file="feedback.html.j2", extra_loaders=[DictLoader({"feedback.html.j2": TEMPLATE})]
     )
+    exporter.register_filter("sanitize", sanitize)
+    resources = {"grader_secret": secret, "script_nonce": nonce}
+
+    def export() -> str:
+        page = exporter.from_notebook_node(notebook, resources=dict(resources))[0]
+        return scrub(page.replace("<head>", "<head>\n" + csp(nonce), 1), paths)
+
     for budget in (MAX_IMAGE_BYTES, 0):
         limit_images(notebook, budget)
-        page = scrub(exporter.from_notebook_node(notebook)[0], paths)
+        page = export()
         if len(page.encode()) <= MAX_FEEDBACK_BYTES:
             return page
     notebook.cells = cells
-    return scrub(exporter.from_notebook_node(notebook)[0], paths)
+    return export()
 
 
 def mathjax_source() -> Path | None:
