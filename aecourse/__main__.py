@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from aecourse.profiles import DATA_SOURCES, PHOTO_SOURCES, PROFILES
-from aecourse.teach import CELL_TIMEOUT, COURSE_DIR, EDITIONS, WORKERS
+from aecourse.teach import CELL_TIMEOUT, COURSE_DIR, EDITIONS, NOTEBOOK_TIMEOUT, WORKERS
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -82,7 +82,8 @@ def _autograde(args: argparse.Namespace) -> int:
 
     out = args.out or args.course / "grades"
     grades = autograde(args.submissions, course=args.course, out=out, timeout=args.timeout,
-                       workers=args.workers, allow_unisolated=args.without_isolation)  # fmt: skip
+                       workers=args.workers, allow_unisolated=args.without_isolation,
+                       notebook_timeout=args.notebook_timeout)  # fmt: skip
     width = max(len(g.lesson) for g in grades)
     print()
     for g in grades:
@@ -178,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--course", **course)
     grade.add_argument("--out", type=Path, help="grades.csv and feedback (default COURSE/grades)")
     grade.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    grade.add_argument("--notebook-timeout", type=int, default=NOTEBOOK_TIMEOUT,
+                       help="seconds for a whole notebook")  # fmt: skip
     workers = f"students graded at a time (default {WORKERS}: one per CPU core)"
     grade.add_argument("--workers", type=int, default=WORKERS, help=workers)
     grade.add_argument(

@@ -10,6 +10,7 @@ import copy
 import csv
 import hashlib
 import html
+import inspect
 import json
 import os
 import re
@@ -19,11 +20,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from lesson_code import solution_code
 
 import aecourse
+import aecourse.loop
+from aecourse.steps import lesson_steps
 from aecourse.teach.feedback import MAX_FEEDBACK_BYTES
 from aecourse.teach.grading import IsolationError, autograde
-from aecourse.teach.markup import solution_lines, split_tests
+from aecourse.teach.markup import defined_names, solution_lines, split_tests
 from aecourse.teach.release import release
 from aecourse.teach.review import review_flags
 from aecourse.teach.sandbox import HOW_TO_ISOLATE, Sandbox
@@ -460,3 +464,186 @@ def test_without_isolation_grading_refuses_unless_asked(course, tmp_path, monkey
     assert "NOT ISOLATED" in capsys.readouterr().out
     page = (tmp_path / "grades" / "feedback" / "ada" / f"{NAME}.html").read_text()
     assert "ran without a sandbox" in page
+
+
+# --- Build steps: the reference by any route, the harness, and what a submission runs -----
+
+LINEAR = "01_linear_autoencoder"
+
+
+@pytest.fixture(scope="module")
+def lesson_01(tmp_path_factory):
+    """Lesson 01 released, and its notebook as a learner who wrote every step hands it in."""
+    root = tmp_path_factory.mktemp("steps")
+    (released,) = release(["01"], course=root / "classroom")
+    blank = nbformat.read(released, as_version=4)
+    solved = _answered(blank, {s.name: solution_code("01", s.id) for s in lesson_steps("01")})
+    return root / "classroom", blank, solved
+
+
+def _answered(notebook, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """``notebook`` with the cell that defines each name of ``answers`` replaced by its code."""
+    nb = copy.deepcopy(notebook)
+    for name, code in answers.items():
+        (cell,) = [c for c in nb.cells if c.cell_type == "code" and name in defined_names(c.source)
+                   and not c.source.startswith("check_step")]  # fmt: skip
+        cell.source = code
+    return nb
+
+
+def _after_steps(notebook, code: str) -> nbformat.NotebookNode:
+    """``notebook`` with a cell of ``code`` after the last graded step's check."""
+    nb = copy.deepcopy(notebook)
+    last = max(i for i, c in enumerate(nb.cells) if "check_step(" in c.source)
+    nb.cells.insert(last + 1, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+WRONG_EPOCH = "def train_epoch(model, x, optimizer, batch_size, generator):\n    return 0.0"
+WRONG_MSE = "def reconstruction_mse(model, x):\n    return 0.0"
+FORGER = """
+import builtins, torch, aecourse.steps
+_real_open, _real_save = builtins.open, torch.save
+aecourse.steps.run_case = lambda case, answer, inputs: case.run(aecourse.steps.find_step("train_epoch").reference(), inputs)
+aecourse.steps.verdict = lambda *args: None
+torch.save = lambda obj, f, *a, **k: _real_save({"loss": torch.tensor(0.0)}, f)
+get_ipython().input_transformers_post.append(lambda lines: ["print('all passed')\\n"])
+"""  # noqa: E501
+GRADING_AWARE = """
+import os
+if os.environ.get("AECOURSE_PROFILE") == "grading":
+    import torch
+    for i in range(200):
+        torch.save({"mse": torch.tensor(0.5), "number": True, "grads": False, "eval": True},
+                   f"case{i}.pt")
+        os.chmod(f"case{i}.pt", 0o444)
+    open("cases.started", "w").close()
+"""
+
+
+def _step_attacks(solved) -> dict[str, tuple[nbformat.NotebookNode, float]]:
+    """student -> (notebook, the points it deserves of 14)."""
+    source = inspect.getsource(aecourse.loop.train_epoch)
+    pasted = source.replace("total", "running").replace("idx", "rows")
+    return {
+        # The lesson's reference, by routes a static check does not spell (tied: 2 points,
+        # train_epoch: 3, reconstruction_mse: 2; no other step builds on them).
+        "computed_module": (_answered(solved, {"TiedLinearAutoencoder": (
+            "import importlib\n_m = importlib.import_module('aecourse' + '.models')\n"
+            "class TiedLinearAutoencoder(_m.TiedLinearAutoencoder):\n    pass")}), 12),
+        "module_dict": (_answered(solved, {"train_epoch": (
+            "import sys, importlib\nimportlib.import_module('aecourse.loop')\n"
+            "def train_epoch(*args):\n"
+            "    return vars(sys.modules['aecourse.loop'])['train_epoch'](*args)")}), 11),
+        "source_exec": (_answered(solved, {"reconstruction_mse": (
+            "import aecourse.loop\n_space = {}\nexec(open(aecourse.loop.__file__).read(), _space)\n"
+            "reconstruction_mse = _space['reconstruction_mse']")}), 12),
+        "new_returns_package": (_answered(solved, {"TiedLinearAutoencoder": (
+            "import aecourse.models\nclass TiedLinearAutoencoder(nn.Module):\n"
+            "    def __new__(cls, latent_dim):\n"
+            "        return aecourse.models.TiedLinearAutoencoder(latent_dim)")}), 12),
+        "magic_first_line": (_answered(solved, {"train_epoch": (
+            "%%capture\nfrom aecourse.loop import train_epoch")}), 11),
+        # The harness, from a cell other than the answers: nothing it replaces is used.
+        "replaces_harness": (_after_steps(_answered(solved, {"train_epoch": WRONG_EPOCH}),
+                                          FORGER), 11),
+        "grading_aware": (_after_steps(_answered(solved, {"reconstruction_mse": WRONG_MSE}),
+                                       GRADING_AWARE), 12),
+        "rebinds_later": (_after_steps(_answered(solved, {"reconstruction_mse": WRONG_MSE}), (
+            "import aecourse.loop\n"
+            "globals()['reconstruction_mse'] = aecourse.loop.reconstruction_mse")), 12),
+        # Pasted with other names: it scores (it is right), and a person is told.
+        "pasted_reference": (_answered(solved, {"train_epoch": pasted}), 14),
+    }  # fmt: skip
+
+
+@isolated
+def test_build_steps_hold_against_a_dishonest_class(lesson_01, tmp_path):
+    classroom, blank, solved = lesson_01
+    subs = tmp_path / "submissions"
+    attacks = _step_attacks(solved)
+    notebooks = {"honest": (solved, 14), "untouched": (blank, 0)} | attacks
+    for student, (nb, _) in notebooks.items():
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / f"{LINEAR}.ipynb")
+    grades = autograde(subs, course=classroom, out=tmp_path / "grades", workers=2)
+    rows = {g.student: g for g in grades}
+    KEPT.mkdir(parents=True, exist_ok=True)
+    (KEPT / "step_attacks.csv").write_bytes((tmp_path / "grades" / "grades.csv").read_bytes())
+    for student, (_, deserved) in notebooks.items():
+        assert (rows[student].status, rows[student].score) == ("graded", deserved), (
+            student, rows[student].score, rows[student].problems, rows[student].review
+        )  # fmt: skip
+    for student in ("computed_module", "module_dict", "source_exec", "new_returns_package",
+                    "magic_first_line"):  # fmt: skip
+        assert "withheld" in rows[student].review or "package's copy" in rows[student].review, (
+            student, rows[student].review
+        )  # fmt: skip
+    assert "runs IPython's '%%capture'" in rows["magic_first_line"].review
+    assert "matches the package's copy" in rows["pasted_reference"].review
+    # The feedback run's checks show the grader's verdicts, not a live reference's.
+    page = (tmp_path / "grades" / "feedback" / "replaces_harness" / f"{LINEAR}.html").read_text()
+    assert "train_epoch: 1 of 1 visible checks fail" in page
+    assert not _sandboxed_processes()
+
+
+# --- Classmates: one notebook's processes, memory and time are its own ----------------------
+
+FORK_BOMB = """
+import subprocess, time
+held = []
+try:
+    while True:
+        held.append(subprocess.Popen(["sleep", "60"]))
+except OSError:
+    pass
+time.sleep(20)
+"""
+MEMORY_HOG = """
+import multiprocessing as mp, time
+def hold():
+    block = bytearray(4 * 2**30)
+    block[::4096] = b"x" * len(block[::4096])
+    time.sleep(30)
+workers = [mp.Process(target=hold) for _ in range(3)]
+[w.start() for w in workers]
+[w.join() for w in workers]
+"""
+BUSY = """
+import signal
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, signal.SIG_IGN)
+while True:
+    pass
+"""
+SLOW = "import time\ntime.sleep(8)"
+
+
+@isolated
+def test_one_notebook_cannot_harm_its_classmates(course, tmp_path):
+    root, released = course
+    subs = tmp_path / "submissions"
+    notebooks = {
+        "a_fork_bomb": _with(released, solution=WORKING, before_test=FORK_BOMB),
+        "b_memory_hog": _with(released, solution=WORKING, before_test=MEMORY_HOG),
+        "c_busy": _with(released, solution=WORKING, after=BUSY),
+        "d_slow_cells": _with(released, solution=WORKING, after=SLOW),
+        "honest_1": _with(released, solution=WORKING),
+        "honest_2": _with(released, solution=WORKING),
+        "honest_3": _with(released, solution=WORKING),
+    }
+    for _ in range(5):  # many slow cells: each within its limit, the notebook over its own
+        notebooks["d_slow_cells"].cells.append(nbformat.v4.new_code_cell(SLOW))
+    for student, nb in notebooks.items():
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / f"{NAME}.ipynb")
+    grades = autograde(subs, course=root / "classroom", out=tmp_path / "grades", timeout=15,
+                       check_timeout=30, workers=2, notebook_timeout=30)  # fmt: skip
+    rows = {g.student: g for g in grades}
+    for student in ("honest_1", "honest_2", "honest_3"):
+        assert (rows[student].status, rows[student].score) == ("graded", 2), rows[student]
+    assert "in all and was stopped" in rows["d_slow_cells"].problems
+    assert "CellTimeoutError" in rows["c_busy"].problems
+    assert not _sandboxed_processes(), "a sandbox outlived its grading"
+    left = [p for p in Path("/sys/fs/cgroup").rglob("aecourse-*") if p.is_dir()]
+    assert left == [], left

@@ -45,6 +45,21 @@ def as_python(source: str) -> str:
         return source
 
 
+def readable_python(source: str) -> str:
+    """What to read of a cell, for a person or a check: :func:`as_python`, followed, for a cell
+    magic (``%%time``), by its body as Python where it is Python (the magic runs it)."""
+    python = as_python(source)
+    stripped = source.lstrip()
+    if stripped.startswith("%%") and "\n" in stripped:
+        body = as_python(stripped.split("\n", 1)[1])
+        try:
+            ast.parse(body)
+            python += "\n" + body
+        except SyntaxError:
+            pass
+    return python
+
+
 class WithoutIPython:
     """What ``get_ipython()`` returns where a notebook's answers run outside a kernel (a check,
     grading): magics and shell escapes do nothing, a cell magic's body runs as Python."""

@@ -25,5 +25,6 @@ import os
 
 COURSE_DIR = "classroom"  # nbgrader's course folder: source/, release/, gradebook.db
 CELL_TIMEOUT = 300  # seconds per cell of a graded notebook's run (the longest lesson cell ~90)
+NOTEBOOK_TIMEOUT = 600  # seconds for a whole graded notebook, whatever its cells' limits
 WORKERS = os.cpu_count() or 1  # notebooks graded at a time: each computes on one thread
 EDITIONS = ("student", "instructor")

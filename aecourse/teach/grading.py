@@ -39,7 +39,7 @@ import nbformat
 
 from aecourse.profiles import GRADING_THREADS
 from aecourse.steps import GRADED_STEPS_ENV
-from aecourse.teach import CELL_TIMEOUT, COURSE_DIR, WORKERS
+from aecourse.teach import CELL_TIMEOUT, COURSE_DIR, NOTEBOOK_TIMEOUT, WORKERS
 from aecourse.teach.answers import find_answer, is_test_cell
 from aecourse.teach.checking import CHECK_TIMEOUT, fresh_check
 from aecourse.teach.feedback import (
@@ -162,6 +162,7 @@ def grade_submission(
     timeout: int = CELL_TIMEOUT,
     check_timeout: int = CHECK_TIMEOUT,
     views: Views | None = None,
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
 ) -> tuple[Grade, nbformat.NotebookNode]:
     """Grade one notebook: its build steps judged in a fresh sandboxed process of their own
     (:func:`~aecourse.teach.judging.judge_steps`), a fresh check per other exercise, then the
@@ -220,7 +221,7 @@ def grade_submission(
     env = FEEDBACK_ENV | {GRADED_STEPS_ENV: graded_steps(number, results)}
     notebook = to_run(submitted, found, parameters)
     run, stopped, executed = run_in_sandbox(sandbox, scratch / "run", notebook, timeout, env,
-                                            shown)  # fmt: skip
+                                            shown, notebook_timeout)  # fmt: skip
     problems = _run_problems(run, stopped, executed)
     for result in results:
         for case in result["cases"]:
@@ -268,6 +269,7 @@ def autograde(
     sandbox: Sandbox | None = None,
     workers: int = WORKERS,
     allow_unisolated: bool = False,
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
 ) -> list[Grade]:
     """Grade every ``submissions/<student>/<NN>_*.ipynb`` against the released lessons.
 
@@ -309,8 +311,8 @@ def autograde(
     jobs = [job for folder in students for job in _jobs(folder, lessons, sent)]
 
     def grade(job):
-        result = _grade_job(job, sandbox, scratch, sources, (timeout, check_timeout), paths,
-                            views)  # fmt: skip
+        timeouts = (timeout, check_timeout, notebook_timeout)
+        result = _grade_job(job, sandbox, scratch, sources, timeouts, paths, views)
         print(f"  {result[0].student}: {result[0].lesson} {result[0].score_text()} "
               f"({result[0].status})", flush=True)  # fmt: skip
         return result
@@ -364,8 +366,9 @@ def _grade_job(job, sandbox, scratch, sources, timeouts, paths, views=None):
         return Grade(student, lesson, 0, max_score, "not a notebook", str(err)), None
     work = scratch / secrets.token_hex(8)
     try:
-        grade, run = grade_submission(sandbox, work, student, lesson, submitted, source,
-                                      *timeouts, views=views)  # fmt: skip
+        cell, check, whole = timeouts
+        grade, run = grade_submission(sandbox, work, student, lesson, submitted, source, cell,
+                                      check, views=views, notebook_timeout=whole)  # fmt: skip
     except Exception as err:  # the grader's own failure: reported, and the class goes on
         error = scrub(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}", paths)
         return Grade(

@@ -42,7 +42,7 @@ import torch
 
 from aecourse.profiles import GRADING_THREADS
 from aecourse.steps import Step, find_step, verdict
-from aecourse.steps.notebook import as_python, binds
+from aecourse.steps.notebook import binds, readable_python
 from aecourse.teach.answers import find_answer
 from aecourse.teach.markup import Exercise
 from aecourse.teach.review import review_flags
@@ -159,7 +159,7 @@ def taken_from_package(code: str, name: str, withheld: set[str]) -> str | None:
     ``def`` or ``class``, or names one of the package's copies ``withheld`` (``module.Name``).
     For the review: such an answer already fails its cases, the copies being withheld."""
     try:
-        tree = ast.parse(as_python(code))
+        tree = ast.parse(readable_python(code))
     except SyntaxError:
         return None  # it fails when it runs; that is its verdict
     binding = [node for node in tree.body if binds(node, name)]
@@ -235,7 +235,7 @@ def matches_package_copy(code: str, step: Step) -> bool:
     import textwrap
 
     try:
-        tree = ast.parse(as_python(code))
+        tree = ast.parse(readable_python(code))
         copy = ast.parse(textwrap.dedent(inspect.getsource(step.reference()))).body[0]
     except (SyntaxError, OSError, TypeError):
         return False

@@ -23,10 +23,10 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
+from aecourse.teach import NOTEBOOK_TIMEOUT
 from aecourse.teach.sandbox import Sandbox, stop
 
 MAX_CELL_OUTPUT = 20_000  # characters of output kept per cell of a student's notebook
-NOTEBOOK_TIMEOUT = 600  # seconds for a whole graded notebook, whatever its cells' limits
 KERNEL_STARTS = 3  # tries to start a sandboxed kernel on a loaded machine
 
 

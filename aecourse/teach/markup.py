@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import nbformat
 
+from aecourse.steps.notebook import readable_python
+
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 MARKERS = SOLUTION + HIDDEN_TESTS
@@ -97,7 +99,7 @@ def defined_names(code: str, imports: bool = True) -> set[str]:
     """The names a cell defines at its top level (functions, classes, assignments, imports): what it
     leaves behind for the cells after it. A cell that does not parse is read line by line."""
     try:
-        tree = ast.parse(code)
+        tree = ast.parse(readable_python(code))  # magics read as the kernel runs them
     except SyntaxError:
         found = re.findall(_DEFINITION, code, flags=re.MULTILINE)
         return {name for pair in found for name in pair if name}

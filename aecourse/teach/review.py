@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from aecourse.steps.notebook import as_python
+from aecourse.steps.notebook import readable_python
 
 # Reaching any of these, solution code could change what its own check sees.
 _MODULES = {"os", "sys", "subprocess", "importlib", "builtins", "gc", "inspect", "ctypes",
@@ -44,7 +44,7 @@ def _root(target: ast.expr) -> str | None:
 
 def review_flags(code: str) -> list[str]:
     """Lines of solution code that reach outside the exercise, e.g. "line 3: imports os"."""
-    python = as_python(code)
+    python = readable_python(code)
     try:
         tree = ast.parse(python)
     except SyntaxError:
