@@ -85,6 +85,10 @@ def timed_grading(course: Path, subs: Path, out: Path, workers: int) -> tuple[fl
         wall = time.perf_counter() - start
     finally:
         grading.grade_submission = real
+    failed = [f"{g.student} {g.lesson}: {g.status} ({g.problems[:200]})" for g in grades
+              if g.status != "graded"]  # fmt: skip
+    if failed:  # a notebook that was not graded is an error, not a timing
+        raise SystemExit("Not every notebook was graded:\n" + "\n".join(failed))
     scores = {f"{g.student} {g.lesson}": g.score_text() for g in grades}
     return wall, {"seconds": seconds, "scores": scores}
 

@@ -159,3 +159,13 @@ def test_a_hostile_page_runs_no_script_and_shows_the_real_score(tmp_path, browse
     assert found[0] is None and dialogs == [] and outside == []
     assert "0 of 14 points" in on_top  # nothing covers it
     assert found[2] >= 1  # the figure shows
+
+
+def test_the_graders_own_error_boxes_keep_their_markup():
+    cell = nbformat.v4.new_code_cell("check_step('x', X)")
+    cell.outputs = [nbformat.v4.new_output("error", ename="StepError", evalue="X: 1 of 3 fail",
+                                           traceback=["Traceback ..."])]  # fmt: skip
+    run = nbformat.v4.new_notebook(cells=[cell])
+    grade = Grade("ada", "01_tiny", 0, 2, "graded", "", "", [])
+    page = feedback_page(grade, run, nbformat.v4.new_notebook(), "", "header", {})
+    assert '<div class="aecourse-error">StepError: X: 1 of 3 fail</div><details>' in page

@@ -270,9 +270,9 @@ def feedback_page(
         cell.metadata = {}
     secret, nonce = secrets.token_hex(16), secrets.token_hex(16)
     fold_errors(notebook, secret)
-    secret = [line for line in solution_lines(source) if line not in submitted_text]
+    unwritten = [line for line in solution_lines(source) if line not in submitted_text]
     text = json.dumps(notebook.cells)
-    if any(json.dumps(line)[1:-1] in text for line in secret):
+    if any(json.dumps(line)[1:-1] in text for line in unwritten):
         notebook.cells = cells
     exporter = HTMLExporter(
         template_file="feedback.html.j2", extra_loaders=[DictLoader({"feedback.html.j2": TEMPLATE})]
