@@ -15,17 +15,10 @@ import torch
 
 from aecourse.steps import lesson_steps
 from aecourse.teach.grading import CHECK_ENV
-from aecourse.teach.judging import (
-    _inputs,
-    case_keys,
-    judge_steps,
-    matches_package_copy,
-    step_calls,
-    taken_from_package,
-)
+from aecourse.teach.judging import _inputs, case_keys, judge_steps, step_calls
 from aecourse.teach.lessons import LESSONS_DIR
 from aecourse.teach.markup import exercises, regions, setup_source
-from aecourse.teach.review import review_flags
+from aecourse.teach.review import matches_package_copy, review_flags, taken_from_package
 from aecourse.teach.sandbox import Sandbox
 from aecourse.teach.views import Views, withheld_names
 

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from aecourse.__main__ import main
-from aecourse.steps import LESSON_MODULES, lesson_steps
+from aecourse.steps import LESSON_MODULES, lesson_steps, step_table
 from aecourse.steps.notebook import check_notebook
 from aecourse.teach.lessons import LESSONS_DIR
 from aecourse.teach.markup import student_source
@@ -62,3 +62,37 @@ def test_bad_input_gets_a_clear_error(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), other)
     with pytest.raises(ValueError, match="defines none of the graded steps"):
         check_notebook(other)
+
+
+TAKEN_TIED = {
+    "imported": "from aecourse.models import TiedLinearAutoencoder",
+    "computed": "import importlib\n_m = importlib.import_module('aecourse' + '.models')\n"
+    "class TiedLinearAutoencoder(_m.TiedLinearAutoencoder):\n    pass",
+    "delegated": "import sys, aecourse.models\ndef TiedLinearAutoencoder(latent_dim):\n"
+    "    return vars(sys.modules['aecourse.models'])['TiedLinearAutoencoder'](latent_dim)",
+}
+
+
+@pytest.mark.parametrize("route", sorted(TAKEN_TIED))
+def test_a_step_taken_from_the_package_scores_0_here_as_at_grading(route, tmp_path, capsys):
+    """The check command withholds the package's copies as the grader does: 12 of 14 for a
+    notebook whose tied autoencoder is the package's, whatever the route (the grader's
+    score for the same notebooks: tests/test_grading.py)."""
+    notebook = nbformat.read(LESSON, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    (cell,) = [c for c in code if c.source.startswith("class TiedLinearAutoencoder")]
+    cell.source = TAKEN_TIED[route]
+    path = tmp_path / "01_linear_autoencoder.ipynb"
+    nbformat.write(notebook, path)
+    _, rows = check_notebook(path)
+    assert [r["step"] for r in rows if r["status"] != "passes"] == ["tied_autoencoder"]
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith("Visible checks pass for steps worth 12 of 14 points")
+    )
+    namespace = {"__name__": "__main__"}  # the lesson's last cell says the same in a kernel
+    exec(cell.source, namespace)
+
+    table = step_table("01", {"TiedLinearAutoencoder": namespace["TiedLinearAutoencoder"]})
+    assert table[-1]["status"].startswith("fails:"), table[-1]

@@ -18,9 +18,9 @@ Whatever the student's code does in its own process (replacing a check, ``import
 builtins, printing fake reports) changes nothing but its own outputs, which pass only if they
 are right: computing them is the step.
 
-Statically, an answer that names the package's copy of a step, or whose code is the
-package's copy with other names, is named for the instructor's review (the run already gives
-it nothing: the copy is not there).
+Statically (:mod:`aecourse.teach.review`), an answer that names the package's copy of a step,
+or whose code is the package's copy with other names, is named for the instructor's review
+(the run already gives the first nothing: the copy is not there).
 """
 
 from __future__ import annotations
@@ -42,16 +42,12 @@ import torch
 
 from aecourse.profiles import GRADING_THREADS
 from aecourse.steps import Step, find_step, verdict
-from aecourse.steps.notebook import binds, readable_python
 from aecourse.teach.answers import find_answer
 from aecourse.teach.markup import Exercise
-from aecourse.teach.review import review_flags
+from aecourse.teach.review import matches_package_copy, review_flags, taken_from_package
 from aecourse.teach.sandbox import Sandbox, stop
 
 MAX_OUTPUT_BYTES = 20 * 2**20  # what one case may send back
-# Where the references live: an answer bound to a name from these is the package's own code.
-PACKAGE_COPIES = ("aecourse.models", "aecourse.loop", "aecourse.losses", "aecourse.noise",
-                  "aecourse.color", "aecourse.steps")  # fmt: skip
 
 # The harness: it reads its job (secret first) before any student code runs, keeps its own
 # handles on what it needs, runs the setup and the answer cells, takes the answers, then runs
@@ -141,107 +137,6 @@ def step_calls(test_source: str) -> list[tuple[str, str]]:
         ):
             calls.append((str(node.args[0].value), node.args[1].id))
     return calls
-
-
-def _dotted(node: ast.AST) -> str | None:
-    """``aecourse.models.X`` for that attribute chain on a name; None for anything else."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    return None
-
-
-def taken_from_package(code: str, name: str, withheld: set[str]) -> str | None:
-    """Why ``code`` does not write ``name`` itself, or None: it binds ``name`` other than by a
-    ``def`` or ``class``, or names one of the package's copies ``withheld`` (``module.Name``).
-    For the review: such an answer already fails its cases, the copies being withheld."""
-    try:
-        tree = ast.parse(readable_python(code))
-    except SyntaxError:
-        return None  # it fails when it runs; that is its verdict
-    binding = [node for node in tree.body if binds(node, name)]
-    if binding and not isinstance(binding[-1], ast.FunctionDef | ast.ClassDef):
-        return (
-            f"{name} is not written here: the cell binds it with `{ast.unparse(binding[-1])[:80]}`"
-        )
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.ImportFrom):
-            names = [f"{node.module}.{alias.name}" for alias in node.names]
-        elif isinstance(node, ast.Attribute):
-            names = [_dotted(node) or ""]
-        for dotted in names:
-            if dotted in withheld:
-                return f"{name} reaches for the package's copy {dotted}"
-    return None
-
-
-class _Normalised(ast.NodeTransformer):
-    """Code with its own names numbered in order of appearance (variables, arguments, its
-    defs and classes, ``self.`` attributes), strings emptied, docstrings and annotations
-    dropped: what stays is its structure and the calls it makes."""
-
-    def __init__(self):
-        self.names: dict[str, str] = {}
-
-    def _name(self, name: str) -> str:
-        return self.names.setdefault(name, f"n{len(self.names)}")
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        return ast.Name(self._name(node.id), node.ctx)
-
-    def visit_arg(self, node: ast.arg) -> ast.AST:
-        return ast.arg(self._name(node.arg))
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        value = self.visit(node.value)
-        own = isinstance(node.value, ast.Name) and node.value.id == "self"
-        return ast.Attribute(value, self._name(node.attr) if own else node.attr, node.ctx)
-
-    def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        return ast.Constant("" if isinstance(node.value, str) else node.value)
-
-    def _definition(self, node: ast.FunctionDef | ast.ClassDef) -> ast.AST:
-        body = node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            body = body[1:] or [ast.Pass()]
-        node.body = body
-        node.name = self._name(node.name)
-        if isinstance(node, ast.FunctionDef):
-            node.returns = None
-        return self.generic_visit(node)
-
-    visit_FunctionDef = visit_ClassDef = _definition
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
-        target = self.visit(node.target)
-        if node.value is None:
-            return ast.Pass()
-        return ast.Assign([target], self.visit(node.value))
-
-
-def _shape(node: ast.AST) -> str:
-    return ast.dump(_Normalised().visit(node), annotate_fields=False, include_attributes=False)
-
-
-def matches_package_copy(code: str, step: Step) -> bool:
-    """Whether the cell's definition of ``step.name`` is the package's copy of the step with
-    other names, strings and formatting: the grader cannot tell it from honest work (the
-    lesson's own solution is that copy), a person reading it can."""
-    import inspect
-    import textwrap
-
-    try:
-        tree = ast.parse(readable_python(code))
-        copy = ast.parse(textwrap.dedent(inspect.getsource(step.reference()))).body[0]
-    except (SyntaxError, OSError, TypeError):
-        return False
-    written = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
-    written = [n for n in written if n.name == step.name]
-    return bool(written) and _shape(written[-1]) == _shape(copy)
 
 
 def case_keys(steps: list[Step]) -> list[tuple[str, str, int]]:
