@@ -11,14 +11,11 @@ check's own frame, which the review (:mod:`aecourse.teach.review`) would name.
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from aecourse.teach.markup import Exercise
-from aecourse.teach.sandbox import Sandbox, stop
+from aecourse.teach.sandbox import Sandbox, reported
 
 CHECK_TIMEOUT = 120  # seconds for one exercise's fresh check
 
@@ -62,29 +59,16 @@ def fresh_check(
     parts = [("setup", setup), ("solution", solution), ("test", exercise.visible)]
     if "hidden" in exercise.parts:
         parts.append(("hidden", exercise.hidden))
-    nonce = secrets.token_hex(16)
-    sandbox.prepare(work)
-    command = sandbox.command([sys.executable, "-c", _CHECK_PRELUDE], work, env, package)
-    with tempfile.TemporaryFile() as output:  # outside the sandbox's folder
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-        timed_out = False
-        try:
-            process.communicate((nonce + "\n" + json.dumps(parts)).encode(), timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            stop(process)
-            sandbox.end(work)
-        output.seek(0)
-        reports = {}
-        for line in output:
-            if line.startswith(nonce.encode() + b" ") and len(line) < 10_000:
-                try:
-                    report = json.loads(line[len(nonce) + 1 :])
-                except json.JSONDecodeError:
-                    continue
-                reports.setdefault(report["part"], report)  # the first report of a part counts
+    argv = [sys.executable, "-c", _CHECK_PRELUDE]
+    lines, timed_out = reported(sandbox, argv, work, env, json.dumps(parts), timeout, package)
+    reports = {}
+    for line in lines:
+        if len(line) < 10_000:
+            try:
+                report = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            reports.setdefault(report["part"], report)  # the first report of a part counts
     if "setup" in reports and not reports["setup"]["ok"]:
         raise RuntimeError(f"the lesson's own import cell failed: {reports['setup']['error']}")
     result = {}

@@ -29,10 +29,7 @@ import ast
 import base64
 import io
 import json
-import secrets
-import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +42,7 @@ from aecourse.steps import Step, find_step, verdict
 from aecourse.teach.answers import find_answer
 from aecourse.teach.markup import Exercise
 from aecourse.teach.review import matches_package_copy, review_flags, taken_from_package
-from aecourse.teach.sandbox import Sandbox, stop
+from aecourse.teach.sandbox import Sandbox, reported
 
 MAX_OUTPUT_BYTES = 20 * 2**20  # what one case may send back
 
@@ -154,14 +151,12 @@ def _inputs(keys: list[tuple[str, str, int]]) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _reports(output: io.BufferedIOBase, secret: str) -> tuple[bool, dict[str, Any]]:
-    """(whether the setup ran, each case's result) from the harness's lines on ``output``:
-    the first line per key counts; a result that is not plain data is None."""
-    mark, setup, found = secret.encode() + b" ", False, {}
-    for line in output:
-        if not line.startswith(mark):
-            continue
-        key, _, data = line[len(mark) :].strip().partition(b" ")
+def _reports(lines: list[bytes]) -> tuple[bool, dict[str, Any]]:
+    """(whether the setup ran, each case's result) from the harness's reports: the first
+    line per key counts; a result that is not plain data is None."""
+    setup, found = False, {}
+    for line in lines:
+        key, _, data = line.strip().partition(b" ")
         if key == b"setup":
             setup = True
         elif key.decode(errors="replace") not in found and len(data) < MAX_OUTPUT_BYTES * 4 // 3:
@@ -191,24 +186,11 @@ def judge_steps(
     if not steps:
         return {}
     keys = case_keys(steps)
-    secret = secrets.token_hex(16)
     job = json.dumps({"setup": setup, "answers": answers, "cases": keys,
                       "inputs": _inputs(keys), "threads": GRADING_THREADS})  # fmt: skip
-    sandbox.prepare(work)
-    command = sandbox.command([sys.executable, "-c", HARNESS], work, env, package)
-    with tempfile.TemporaryFile() as output:  # outside the sandbox's folder
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-        timed_out = False
-        try:
-            process.communicate((secret + "\n" + job).encode(), timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            stop(process)
-            sandbox.end(work)
-        output.seek(0)
-        ran_setup, found = _reports(output, secret)
+    argv = [sys.executable, "-c", HARNESS]
+    lines, timed_out = reported(sandbox, argv, work, env, job, timeout, package)
+    ran_setup, found = _reports(lines)
     if not ran_setup and not timed_out:
         raise RuntimeError("the lesson's own parameter and import cells failed in the check")
     missing = f"longer than {timeout} s" if timed_out else "its process ended"

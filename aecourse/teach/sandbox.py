@@ -39,10 +39,12 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -223,6 +225,40 @@ class Sandbox:
         setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
         bwrap = self._bwrap(work, package)
         return [*prefix, "-", "{}", "--", *bwrap, "--clearenv", *setenv, "--", *inner]
+
+
+def reported(
+    sandbox: Sandbox,
+    argv: list[str],
+    work: Path,
+    env: dict[str, str],
+    job: str,
+    timeout: int,
+    package: Path | None = None,
+) -> tuple[list[bytes], bool]:
+    """Run ``argv`` in a new sandbox of ``work``; send it a random secret on a line of its own,
+    then ``job``, on its standard input, and read back the lines of its standard output that
+    start with the secret (what follows it): a channel the command opened before it ran any
+    code of the student's, which that code cannot write to without the secret. Returns those
+    lines and whether it ran past ``timeout`` seconds (it is stopped then)."""
+    secret = secrets.token_hex(16)
+    sandbox.prepare(work)
+    command = sandbox.command(argv, work, env, package)
+    with tempfile.TemporaryFile() as output:  # outside the sandbox's folder
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        timed_out = False
+        try:
+            process.communicate((secret + "\n" + job).encode(), timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            stop(process)
+            sandbox.end(work)
+        output.seek(0)
+        mark = secret.encode() + b" "
+        lines = [line[len(mark) :].rstrip(b"\n") for line in output if line.startswith(mark)]
+    return lines, timed_out
 
 
 def stop(process: subprocess.Popen) -> None:
