@@ -5,8 +5,6 @@ and used to be able to change the check it ran beside. Here it changes nothing: 
 is reached in this process, on the data that came back.
 """
 
-import base64
-import io
 import textwrap
 
 import nbformat
@@ -15,7 +13,7 @@ import torch
 
 from aecourse.steps import lesson_steps
 from aecourse.teach.grading import CHECK_ENV
-from aecourse.teach.judging import _inputs, case_keys, judge_steps, step_calls
+from aecourse.teach.judging import case_keys, judge_steps, step_calls, write_inputs
 from aecourse.teach.lessons import LESSONS_DIR
 from aecourse.teach.markup import exercises, regions, setup_source
 from aecourse.teach.review import matches_package_copy, review_flags, taken_from_package
@@ -107,9 +105,8 @@ def test_the_lessons_answers_pass_every_case_and_the_inputs_hold_no_expected_val
     names = list(STEPS)
     outcomes = judge(tmp_path, view, [solution(n) for n in names], names)
     assert outcomes == {STEPS[n].id: ["passed"] * len(STEPS[n].cases) for n in names}
-    sent = torch.load(
-        io.BytesIO(base64.b64decode(_inputs(case_keys(list(STEPS.values()))))), weights_only=True
-    )
+    write_inputs(case_keys(list(STEPS.values())), tmp_path / "sent.pt")
+    sent = torch.load(tmp_path / "sent.pt", weights_only=True)
     assert {key for case in sent.values() for key in case} <= {
         "args", "weights", "x", "bad_shape", "latent_dim", "batch_size", "seed", "extra"
     }  # fmt: skip

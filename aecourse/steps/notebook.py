@@ -17,8 +17,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from aecourse.steps import LESSON_MODULES, lesson_steps, step_table, steps_report
 from aecourse.steps.withheld import withholding
 
@@ -132,6 +130,8 @@ def lesson_of(path: Path, cells: list[str]) -> str:
 def check_notebook(path: Path) -> tuple[str, list[dict]]:
     """Run ``path``'s setup and answer cells, print each step's status (visible checks only)
     and points; return (lesson, the rows of :func:`aecourse.steps.step_table`)."""
+    import nbformat  # here: reading it costs a second, which the grader's checks need not pay
+
     if not path.is_file():
         raise FileNotFoundError(f"No notebook at {path}: give the path of your .ipynb file.")
     try:

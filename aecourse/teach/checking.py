@@ -26,7 +26,7 @@ def main():
     import json, sys
     secret = sys.stdin.readline().strip()
     parts = json.loads(sys.stdin.read())
-    out = sys.stdout
+    out = sys.stdout.buffer
     namespace = {"__name__": "__main__"}
     for name, code in parts:
         try:
@@ -36,7 +36,8 @@ def main():
             first = str(err).splitlines()[0][:300] if str(err) else ""
             error = type(err).__name__ + (": " + first if first else "")
             report = {"part": name, "ok": False, "error": error}
-        out.write(secret + " " + json.dumps(report) + "\n")
+        data = json.dumps(report).encode()
+        out.write((secret + " " + str(len(data)) + "\n").encode() + data)
         out.flush()
 main()
 """

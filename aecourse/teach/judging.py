@@ -10,8 +10,8 @@ the package without the lesson's step copies (:mod:`aecourse.teach.views`): ther
 reference there to call, subclass, read or delegate to.
 
 What comes back travels on the process's standard output, which the grader opened before any
-student code ran, on lines that start with a random per-run secret the harness read from its
-standard input first; the first line per case counts, it is read as data
+student code ran, in reports marked with a random per-run secret that the harness read from
+its standard input first; the first report per case counts, it is read as data
 (``torch.load(weights_only=True)``, size-capped), and judged here against the reference's
 result. Nothing is read from files the process could write ahead, leave behind or lock.
 Whatever the student's code does in its own process (replacing a check, ``importlib``,
@@ -26,7 +26,6 @@ or whose code is the package's copy with other names, is named for the instructo
 from __future__ import annotations
 
 import ast
-import base64
 import io
 import json
 import sys
@@ -48,22 +47,23 @@ MAX_OUTPUT_BYTES = 20 * 2**20  # what one case may send back
 
 # The harness: it reads its job (secret first) before any student code runs, keeps its own
 # handles on what it needs, runs the setup and the answer cells, takes the answers, then runs
-# each case and writes its result as one line: secret, case key, base64 of torch.save.
+# each case and reports its result: a line with the secret and the size, then the case's key
+# and torch.save's bytes.
 HARNESS = r"""
 def main():
-    import base64, io, json, os, sys
+    import io, json, os, sys
     import torch
     from aecourse.steps import failure, find_step, run_case
     from aecourse.steps.notebook import run_cell
-    out, save, encode = sys.stdout, torch.save, base64.b64encode
+    out, save = sys.stdout.buffer, torch.save
     secret = sys.stdin.readline().strip()
     job = json.loads(sys.stdin.read())
-    inputs = torch.load(io.BytesIO(base64.b64decode(job["inputs"])), weights_only=True)
+    inputs = torch.load("inputs.pt", weights_only=True)  # the grader's, read before any answer
     cases = [(key, find_step(step_id), index) for key, step_id, index in job["cases"]]
     sys.stdout = sys.stderr = open(os.devnull, "w")
     namespace = {"__name__": "__main__"}
     run_cell(job["setup"], namespace, "<setup>")
-    out.write(secret + " setup\n")
+    out.write((secret + " 5\nsetup").encode())
     out.flush()
     raised = ""
     for number, code in job["answers"]:
@@ -86,7 +86,8 @@ def main():
         except Exception:
             buffer = io.BytesIO()
             save({"error": "returned something that is not data"}, buffer)
-        out.write(secret + " " + key + " " + encode(buffer.getvalue()).decode() + "\n")
+        data = key.encode() + b" " + buffer.getvalue()
+        out.write((secret + " " + str(len(data)) + "\n").encode() + data)
         out.flush()
 main()
 """
@@ -144,11 +145,9 @@ def case_keys(steps: list[Step]) -> list[tuple[str, str, int]]:
     return keys
 
 
-def _inputs(keys: list[tuple[str, str, int]]) -> str:
-    """The cases' inputs (never their expected values) as base64 of ``torch.save``."""
-    buffer = io.BytesIO()
-    torch.save({key: reference_case(find_step(s), i)[0] for key, s, i in keys}, buffer)
-    return base64.b64encode(buffer.getvalue()).decode()
+def write_inputs(keys: list[tuple[str, str, int]], path: Path) -> None:
+    """The cases' inputs (never their expected values) to ``path`` (``torch.save``)."""
+    torch.save({key: reference_case(find_step(s), i)[0] for key, s, i in keys}, path)
 
 
 def _reports(lines: list[bytes]) -> tuple[bool, dict[str, Any]]:
@@ -156,16 +155,15 @@ def _reports(lines: list[bytes]) -> tuple[bool, dict[str, Any]]:
     line per key counts; a result that is not plain data is None."""
     setup, found = False, {}
     for line in lines:
-        key, _, data = line.strip().partition(b" ")
-        if key == b"setup":
+        key, _, data = line.partition(b" ")
+        name = key.decode(errors="replace")
+        if name == "setup":
             setup = True
-        elif key.decode(errors="replace") not in found and len(data) < MAX_OUTPUT_BYTES * 4 // 3:
+        elif name not in found and len(data) < MAX_OUTPUT_BYTES:
             try:
-                found[key.decode()] = torch.load(
-                    io.BytesIO(base64.b64decode(data, validate=True)), weights_only=True
-                )
+                found[name] = torch.load(io.BytesIO(data), weights_only=True)
             except Exception:  # not plain data: what a hostile process could send
-                found[key.decode()] = None
+                found[name] = None
     return setup, found
 
 
@@ -187,7 +185,9 @@ def judge_steps(
         return {}
     keys = case_keys(steps)
     job = json.dumps({"setup": setup, "answers": answers, "cases": keys,
-                      "inputs": _inputs(keys), "threads": GRADING_THREADS})  # fmt: skip
+                      "threads": GRADING_THREADS})  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    write_inputs(keys, work / "inputs.pt")
     argv = [sys.executable, "-c", HARNESS]
     lines, timed_out = reported(sandbox, argv, work, env, job, timeout, package)
     ran_setup, found = _reports(lines)

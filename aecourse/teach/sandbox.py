@@ -237,10 +237,10 @@ def reported(
     package: Path | None = None,
 ) -> tuple[list[bytes], bool]:
     """Run ``argv`` in a new sandbox of ``work``; send it a random secret on a line of its own,
-    then ``job``, on its standard input, and read back the lines of its standard output that
-    start with the secret (what follows it): a channel the command opened before it ran any
-    code of the student's, which that code cannot write to without the secret. Returns those
-    lines and whether it ran past ``timeout`` seconds (it is stopped then)."""
+    then ``job``, on its standard input, and read back its reports from its standard output:
+    each a line ``SECRET SIZE`` and SIZE bytes. It is a channel the command opened before it
+    ran any code of the student's, and that code cannot write a report without the secret.
+    Returns the reports' bytes and whether it ran past ``timeout`` seconds (it is stopped)."""
     secret = secrets.token_hex(16)
     sandbox.prepare(work)
     command = sandbox.command(argv, work, env, package)
@@ -256,9 +256,22 @@ def reported(
             stop(process)
             sandbox.end(work)
         output.seek(0)
-        mark = secret.encode() + b" "
-        lines = [line[len(mark) :].rstrip(b"\n") for line in output if line.startswith(mark)]
-    return lines, timed_out
+        data = output.read()
+    return _frames(data, secret.encode() + b" "), timed_out
+
+
+def _frames(data: bytes, mark: bytes) -> list[bytes]:
+    """The reports in ``data``: each ``mark`` SIZE newline, then SIZE bytes."""
+    frames, at = [], 0
+    while (start := data.find(mark, at)) != -1:
+        end = data.find(b"\n", start, start + len(mark) + 20)
+        size = data[start + len(mark) : end] if end != -1 else b""
+        if not size.isdigit() or end + 1 + int(size) > len(data):
+            at = start + 1
+            continue
+        frames.append(data[end + 1 : end + 1 + int(size)])
+        at = end + 1 + int(size)
+    return frames
 
 
 def stop(process: subprocess.Popen) -> None:
