@@ -467,7 +467,8 @@ def test_lesson_05s_steps_say_what_to_fix(step_id, answer, hint):
         "from aecourse.models import LinearEncoder",
         "import aecourse.models\nclass LinearEncoder(aecourse.models.LinearEncoder):\n    pass",
         "import aecourse.models\nclass LinearEncoder(nn.Module):\n"
-        "    def __new__(cls, n):\n        return aecourse.models.LinearEncoder(n)",
+        "    def __new__(cls, latent_dim):\n"
+        "        return aecourse.models.LinearEncoder(latent_dim)",
         "import importlib\n_m = importlib.import_module('aecourse' + '.models')\n"
         "def LinearEncoder(latent_dim):\n    return _m.LinearEncoder(latent_dim)",
         "import sys\n_copy = sys.modules['aecourse.models'].__dict__['LinearEncoder']\n"
@@ -483,3 +484,23 @@ def test_an_answer_that_takes_the_package_copy_fails_every_case_in_the_lesson_to
     results = [check_case(step, case, namespace["LinearEncoder"]) for case in step.cases]
     assert all(r is not None for r in results), results
     assert all(r == TAKEN or "withheld" in r for r in results), results
+
+
+def test_withholding_imports_every_module_before_it_withholds_anything():
+    """A module imported while another's copy is withheld would keep the placeholder for good
+    (aecourse.loop imports gaussian_noise from aecourse.noise): the lesson must still run."""
+    code = (
+        "import sys\n"
+        "from aecourse.steps import find_step, lesson_steps\n"
+        "from aecourse.steps.withheld import withholding\n"
+        "assert 'aecourse.loop' not in sys.modules\n"
+        "with withholding(lesson_steps('02'), '02'):\n"
+        "    pass\n"
+        "import aecourse.loop, aecourse.noise\n"
+        "print(aecourse.loop.gaussian_noise is aecourse.noise.gaussian_noise)\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr

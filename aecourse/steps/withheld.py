@@ -82,12 +82,16 @@ def withholding(steps: Iterable[Any], lesson: str, *spaces: dict | None) -> Iter
     """While inside, each of ``steps``' package copies is a :class:`Withheld` placeholder in
     its module and wherever one of ``spaces`` (namespaces, e.g. a notebook's globals) holds
     it under any name. Everything is put back on the way out."""
+    # Every module first: one imported while another's copy is already withheld would keep
+    # the placeholder (``from aecourse.noise import gaussian_noise`` in aecourse.loop).
+    found = []
+    for step in steps:
+        module_name, name = reference_of(step)
+        module = sys.modules.get(module_name) or importlib.import_module(module_name)
+        found.append((module, module_name, name, getattr(module, name)))
     undo: list[tuple[Any, str, Any]] = []
     try:
-        for step in steps:
-            module_name, name = reference_of(step)
-            module = sys.modules.get(module_name) or importlib.import_module(module_name)
-            original = getattr(module, name)
+        for module, module_name, name, original in found:
             stand_in = Withheld(f"{module_name}.{name}", lesson)
             undo.append((module, name, original))
             setattr(module, name, stand_in)
