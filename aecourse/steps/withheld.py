@@ -5,7 +5,7 @@ with). A step's points must come from the learner's own code, so wherever a step
 the copies of that lesson's steps are not there to be called, subclassed or delegated to:
 
 * at grading, the sandboxed notebook sees a copy of the package whose source no longer has
-  them (:mod:`aecourse.teach.withheld` writes it): each is a :class:`Withheld` placeholder;
+  them (:mod:`aecourse.teach.views` writes it): each is a :class:`Withheld` placeholder;
 * in the learner's own kernel and in ``python -m aecourse check``, :func:`withholding` puts
   the same placeholders in the package's modules (and in the answer's own globals) while the
   answer runs, so that the three give the same verdict for the same notebook.

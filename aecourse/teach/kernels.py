@@ -116,23 +116,28 @@ def run_in_sandbox(
     up to :data:`KERNEL_STARTS` times. Whatever happens, the sandbox and everything in it end
     here.
     """
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
     for attempt in range(1, KERNEL_STARTS + 1):
-        original = copy.deepcopy(notebook)
         ran, stopped, executed, started = _run_once(
-            sandbox, work, original, timeout, env, package, notebook_timeout,
-            (CellTimeoutError, DeadKernelError),
-        )  # fmt: skip
+            sandbox, work, copy.deepcopy(notebook), timeout, env, package, notebook_timeout
+        )
         if started or attempt == KERNEL_STARTS:
-            return ran, stopped, executed
-    raise AssertionError("unreachable")
+            break
+    return ran, stopped, executed
 
 
-def _run_once(sandbox, work, notebook, timeout, env, package, notebook_timeout, errors):
+def _end(client: NotebookClient, sandbox: Sandbox, work: Path) -> None:
+    """Stop the kernel's process and everything left in its sandbox."""
+    process = getattr(client.km.provisioner, "process", None) if client.km else None
+    if process is not None:
+        stop(process)
+    sandbox.end(work)
+
+
+def _run_once(sandbox, work, notebook, timeout, env, package, notebook_timeout):
     """One try of :func:`run_in_sandbox`: (notebook, stopped, executed, whether the kernel
     started)."""
-    cell_timeout, dead_kernel = errors
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
     sandbox.prepare(work)
     client = CappedClient(
         notebook, km=sandboxed_kernel_manager(sandbox, work, env, package), timeout=timeout,
@@ -143,18 +148,15 @@ def _run_once(sandbox, work, notebook, timeout, env, package, notebook_timeout, 
 
     def end_all() -> None:  # the whole notebook's time is up: end its sandbox
         over.set()
-        sandbox.end(work)
-        process = getattr(client.km.provisioner, "process", None) if client.km else None
-        if process is not None:
-            stop(process)
+        _end(client, sandbox, work)
 
     timer = threading.Timer(notebook_timeout, end_all)
     timer.start()
     try:  # the kernel's own stdout and stderr are not the grader's console
         client.execute(cleanup_kc=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except cell_timeout:
+    except CellTimeoutError:
         stopped = f"CellTimeoutError: the cell ran longer than {timeout} s and was stopped"
-    except dead_kernel:
+    except DeadKernelError:
         stopped = "the kernel died (a memory, CPU-time or process limit?) and was not restarted"
     except (RuntimeError, TimeoutError) as err:  # it did not start: the machine, not the notebook
         if client.code_cells_executed or over.is_set():
@@ -162,10 +164,7 @@ def _run_once(sandbox, work, notebook, timeout, env, package, notebook_timeout, 
         started, stopped = False, f"the kernel did not start ({err})"
     finally:
         timer.cancel()
-        process = getattr(client.km.provisioner, "process", None) if client.km else None
-        if process is not None:
-            stop(process)
-        sandbox.end(work)
+        _end(client, sandbox, work)
     if over.is_set():
         stopped = f"the notebook ran longer than {notebook_timeout} s in all and was stopped"
     return notebook, stopped, client.code_cells_executed, started
