@@ -11,7 +11,7 @@ lesson records). The instructor's tools (runner, release, grading, sandbox, publ
 apart, in :mod:`aecourse.teach`; nothing here imports them.
 """
 
-__all__ = ["record", "record_context", "start_lesson", "verdict"]
+__all__ = ["record", "record_context", "start_lesson", "verdict", "verdict_on_margin"]
 __version__ = "0.1.0"
 
 

@@ -172,6 +172,36 @@ def verdict(claim: str, holds: bool) -> None:
     print(f"{claim}: {bool(holds)}")
 
 
+def verdict_on_margin(claim: str, margin: float, spread: float, unit: str = "") -> bool | None:
+    """Judge ``claim`` on a measured ``margin`` (how far the measurement lies past the claim's
+    line: positive holds) that another CPU kind moves by up to ``spread``; print and record it.
+
+    Training on another CPU sums in another order and ends a few last digits apart
+    (``benchmarks/cpu_kinds.py`` measures by how much). A margin wider than that spread gives
+    the same True or False on every CPU; one inside it prints "too close to call" and records
+    None, because another machine could answer the other way and this run cannot settle it.
+    What is printed does not depend on the margin's last digits, so nbval can check it.
+    """
+    if not math.isfinite(margin):
+        raise ValueError(f"The margin for {claim!r} is {margin}: the run went wrong; rerun it.")
+    if not (math.isfinite(spread) and spread >= 0):
+        raise ValueError(f"The spread for {claim!r} must be a number >= 0, got {spread}.")
+    holds = None if abs(margin) <= spread else margin > 0
+    lesson = current_lesson()
+    lesson.verdicts[claim] = holds
+    lesson.save()
+    shown = verdict_text(holds)
+    if holds is None:
+        shown += f" (within the {spread:g}{unit} that CPU kinds move it)"
+    print(f"{claim}: {shown}")
+    return holds
+
+
+def verdict_text(holds: bool | None) -> str:
+    """How a recorded verdict reads: ``True``, ``False``, or None's "too close to call"."""
+    return "too close to call" if holds is None else str(bool(holds))
+
+
 def record_context(**values) -> None:
     """Record facts about the run that are not metrics, e.g. the data source actually used."""
     lesson = current_lesson()

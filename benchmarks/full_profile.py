@@ -19,6 +19,8 @@ import re
 from datetime import date
 from pathlib import Path
 
+from aecourse.results import verdict_text
+
 GOAL_LESSON_S, GOAL_COURSE_S = 90, 300
 
 
@@ -68,9 +70,12 @@ def readme_row(record: dict) -> str:
         failed = "" if r["status"] == "ok" else f" ({r['status']})"
         cells.append(f"{n}: {r['seconds']:.0f} s, {r['optimizer_steps'] or 0:,} steps{failed}")
     verdicts = [v for r in record["lessons"].values() for v in r["verdicts"].values()]
+    undecided = sum(v is None for v in verdicts)
+    close = f", {undecided} too close to call" if undecided else ""
     return (
         f"| {record['date']} | {record['device_name']} | {'; '.join(cells)} | "
-        f"{record['seconds_total']:.0f} s | {sum(verdicts)} of {len(verdicts)} true |"
+        f"{record['seconds_total']:.0f} s | {sum(v is True for v in verdicts)} of "
+        f"{len(verdicts)} true{close} |"
     )
 
 
@@ -88,7 +93,7 @@ def main() -> None:
     for n, r in record["lessons"].items():
         print(f"{n}  {r['status']:<7}{r['seconds']:>7.1f} s{r['optimizer_steps'] or 0:>9,} steps")
         for claim, holds in r["verdicts"].items():
-            print(f"      {claim}: {holds}")
+            print(f"      {claim}: {verdict_text(holds)}")
     print(f"total {record['seconds_total']:.0f} s; goals: {record['goals_met']}")
     print(f"\n{readme_row(record)}\n\nwritten to {path}")
 

@@ -142,7 +142,7 @@ def test_latent_explorer_slider_redraws_the_image(browser, lab, tmp_path, monkey
             for (const cell of window.jupyterapp.shell.currentWidget.content.model.cells) {
                 for (const out of cell.type === 'code' ? cell.outputs.toJSON() : []) {
                     const text = [].concat(out.text || []).join('');
-                    if (text.includes('most used: [')) { return text; }
+                    if (text.includes('most used: ')) { return text; }
                 }
             }
             return null;
@@ -158,8 +158,8 @@ def test_latent_explorer_slider_redraws_the_image(browser, lab, tmp_path, monkey
         monkeypatch.setenv(key, value)
     execute_in_place(headless)
     expected = [line.strip() for line in headless.read_text().splitlines()
-                if line.strip().startswith('"most used: [')]  # fmt: skip
-    line = next(x for x in printed.splitlines() if x.startswith("most used: ["))
+                if line.strip().startswith('"most used: ')]  # fmt: skip
+    line = next(x for x in printed.splitlines() if x.startswith("most used: "))
     assert expected and line in expected[0], (line, expected)
     assert value_after != value_before, (value_before, value_after)
     assert after and after != before

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -82,3 +83,29 @@ def test_the_full_profile_on_a_cpu_warns_how_long_it_takes(capsys):
     out = capsys.readouterr().out
     assert "WARNING: the full profile on a CPU: lesson 03 takes about" in out
     assert "--profile quick" in out
+
+
+@pytest.mark.parametrize(
+    ("margin", "shown", "recorded"),
+    [
+        (0.8, "True", True),
+        (-0.8, "False", False),
+        (0.2, "too close to call (within the 0.5 dB that CPU kinds move it)", None),
+        (-0.5, "too close to call (within the 0.5 dB that CPU kinds move it)", None),
+    ],
+)
+def test_a_verdict_on_a_margin_inside_the_spread_is_too_close_to_call(
+    tmp_path, capsys, margin, shown, recorded
+):
+    path = tmp_path / "r.json"
+    aecourse.start_lesson("05", profile="quick", device="cpu", results_path=path)
+    assert aecourse.verdict_on_margin("Lab beats gray by 1 dB", margin, 0.5, " dB") is recorded
+    assert capsys.readouterr().out.endswith(f"Lab beats gray by 1 dB: {shown}\n")
+    assert json.loads(path.read_text())["verdicts"] == {"Lab beats gray by 1 dB": recorded}
+
+
+@pytest.mark.parametrize(("margin", "spread"), [(float("nan"), 0.5), (0.1, -1.0), (0.1, math.inf)])
+def test_a_verdict_on_a_broken_margin_or_spread_says_what_is_wrong(margin, spread):
+    aecourse.start_lesson("05", profile="quick", device="cpu")
+    with pytest.raises(ValueError, match="margin|spread"):
+        aecourse.verdict_on_margin("claim", margin, spread)

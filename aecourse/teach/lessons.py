@@ -24,6 +24,23 @@ REFERENCE_ENV = {
     "OMP_NUM_THREADS": str(REFERENCE_THREADS),
 }
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# The CPU kinds a lesson's numbers can come from, named by PyTorch's vector kernels
+# (``ATEN_CPU_CAPABILITY``), with oneDNN's convolutions (``ONEDNN_MAX_CPU_ISA``) and MKL's
+# matrix products (``MKL_ENABLE_INSTRUCTIONS``) capped alike: each kind adds up in its own
+# order, so training ends a few last digits apart. A machine imitates any kind below its own.
+CPU_KINDS = {
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512"},
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    },
+    "default": {
+        "ATEN_CPU_CAPABILITY": "default",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+    },
+}
 
 
 @contextmanager
@@ -86,3 +103,14 @@ def without_widget_views(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if "data" not in o or o["data"]]
     return nb
+
+
+def lower_cpu_kind(capability: str) -> str | None:
+    """The kind one below ``capability`` (``torch.backends.cpu.get_cpu_capability()``, e.g.
+    ``"AVX512"``), which this machine can imitate; None where there is none below (an x86 CPU
+    without AVX2, or an ARM or other CPU, whose kernels these variables do not name)."""
+    order = list(CPU_KINDS)
+    kind = capability.lower()
+    if kind not in order or kind == order[-1]:
+        return None
+    return order[order.index(kind) + 1]

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aecourse.profiles import choose_device, choose_profile, full_profile_on_cpu_warning
+from aecourse.results import verdict_text
 from aecourse.teach.lessons import LESSONS_DIR, find_lessons
 
 
@@ -166,7 +167,7 @@ def format_table(runs: list[LessonRun]) -> str:
         for name, value in r.metrics.items():
             lines.append(f"{'':<10}{name:<{width}}{_fmt(value)}")
         for claim, holds in r.verdicts.items():
-            lines.append(f"{'':<10}{claim}: {holds}")
+            lines.append(f"{'':<10}{claim}: {verdict_text(holds)}")
         if r.error:
             lines.append(f"{'':<10}error: {r.error}")
     return "\n".join(lines)
