@@ -63,7 +63,8 @@ def lessons(tmp_path):
         folder / "03_also_good.ipynb",
         "03",
         "aecourse.record('epochs', 2)\n"
-        "aecourse.record_context(warnings=['skipped 2 files gray or nearly gray: a.png, b.png'])",
+        "aecourse.record_context(warnings=['skipped 2 files gray or nearly gray: a.png, b.png'])\n"
+        "aecourse.verdict_on_margin('Lab beats gray by 1 dB', 0.1, 0.4, ' dB')",
     )
     return folder
 
@@ -101,6 +102,9 @@ def test_summary_for_good_and_failing_lessons(lessons, tmp_path, capsys):
     assert "val_mse" in table and "the model exploded" in table
     assert "val MSE within 5% of PCA: True" in table
     assert table.splitlines()[1].split()[:4] == ["01", "ok", f"{runs[0].seconds:.1f}", "3"]
+    # A margin inside the spread between CPU kinds is recorded as None and reads so.
+    assert summary["03"]["verdicts"] == {"Lab beats gray by 1 dB": None}
+    assert "Lab beats gray by 1 dB: too close to call" in table
 
 
 def test_command_line_exit_codes(lessons, tmp_path, monkeypatch, capsys):
