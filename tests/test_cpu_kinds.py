@@ -18,8 +18,8 @@ import torch
 
 from aecourse.teach.lessons import CPU_KINDS, LESSONS_DIR, REFERENCE_ENV, lower_cpu_kind
 
-# Lesson 05's margins are 2 to 4 times their measured spread, or (too close to call) inside
-# it by less than that; it also retrains Lesson 04's model and compares it.
+# Lesson 05's margins are 2 to 4 times their measured spread, or (too close to call) lie
+# inside it with room to spare; it also retrains Lesson 04's model and compares it.
 CLOSEST_LESSONS = ("05",)
 
 
