@@ -92,6 +92,11 @@ def test_editions_of_every_lesson():
             assert line not in text, (path.name, line)
         graded = [i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader")]
         assert all(not student.cells[i].get("outputs") for i in graded)
+        # An untouched copy shows no verdict on steps its learner has not written yet.
+        reports = [
+            c for c in student.cells if "show_steps(" in c.source or "check_step(" in c.source
+        ]
+        assert reports and all(not c.get("outputs") for c in reports), path.name
         assert _images(student) == _images(source)  # the lecture keeps its figures
         text = "\n".join(c.source for c in instructor.cells)
         assert all(line in text for line in solution_lines(source)), path.name

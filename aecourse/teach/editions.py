@@ -2,7 +2,8 @@
 
 * The **student edition** (the default) is every lesson as a student gets its exercise from
   ``make release``: solution code replaced by nbgrader's stub, hidden tests cut, the graded
-  cells' outputs cleared (they print what the hidden tests found), no nbgrader metadata. The
+  cells' outputs cleared (they print what the hidden tests found), and so are those of the
+  cells that report on the steps (:func:`reports_on_steps`), no nbgrader metadata. The
   rest of each lesson keeps its committed outputs, so it reads like the lecture it is.
 * The **instructor edition** keeps the solutions and hidden tests with their markers, in cells
   the book shows collapsed, under a note that says which edition this is.
@@ -14,6 +15,7 @@ copies. A student edition is graded like a released notebook: by what its cells 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -22,6 +24,7 @@ from aecourse.teach import EDITIONS
 from aecourse.teach.lessons import LESSONS_DIR, find_lessons, without_widget_views
 from aecourse.teach.markup import student_source, without_nbval_marks
 
+STEP_REPORT = re.compile(r"\b(check_step|show_steps)\(")
 INSTRUCTOR_NOTE = (
     "> **Instructor edition**: the exercise's solution and hidden tests are in the "
     "collapsed cells (between nbgrader's markers). Students get the student edition: "
@@ -46,7 +49,7 @@ def edition_copy(
         if edition == "student":
             cell.source = student_source(cell.source)
             cell.metadata.pop("nbgrader", None)
-            if exercise and cell.cell_type == "code":
+            if cell.cell_type == "code" and (exercise or reports_on_steps(cell.source)):
                 cell.outputs, cell.execution_count = [], None
         else:
             cell.source = without_nbval_marks(cell.source)
@@ -61,6 +64,13 @@ def edition_copy(
         note.metadata["slideshow"] = {"slide_type": "fragment"}
         notebook.cells.insert(1, note)
     return without_widget_views(notebook)
+
+
+def reports_on_steps(source: str) -> bool:
+    """Whether a cell reports on the learner's steps (``check_step``, ``show_steps``): its
+    committed output is the solved lesson's ("14 of 14 points"), which an untouched copy must
+    not show before its learner has written anything."""
+    return bool(STEP_REPORT.search(source))
 
 
 def _join_streams(outputs: list) -> list:
