@@ -3,7 +3,7 @@ bare assert, against an independent reference.
 
 The lessons' graded work is their build steps (:mod:`aecourse.steps`); a check here serves an
 exercise written in plain nbgrader markup, whose hidden tests call it again with another
-``seed`` (other inputs the student has not seen), and Lesson 04 uses ``check_luminance`` to
+``seed`` (other inputs the student has not seen), and Lesson 04 uses ``check_luma`` to
 show that :func:`aecourse.color.to_gray` is what PIL calls grayscale. Each check returns None
 on success (after printing a short confirmation) and raises :class:`ExerciseError` with a
 hint otherwise.
@@ -31,15 +31,15 @@ def _call(fn, *args):
         _fail(f"{fn.__name__} still raises NotImplementedError: replace it with your code.")
 
 
-def check_luminance(luminance, seed: int = 0) -> None:
-    """Lesson 04: ``luminance(rgb)`` turns (B, 3, H, W) colour into (B, 1, H, W) gray the way
+def check_luma(luma, seed: int = 0) -> None:
+    """Lesson 04: ``luma(rgb)`` turns (B, 3, H, W) colour into (B, 1, H, W) gray the way
     PIL's ``convert("L")`` (ITU-R BT.601) does."""
     import numpy as np
     from PIL import Image
 
     g = torch.Generator().manual_seed(seed)
     rgb = torch.rand(2, 3, 8, 8, generator=g)
-    out = _call(luminance, rgb)
+    out = _call(luma, rgb)
     if not isinstance(out, torch.Tensor) or out.shape != (2, 1, 8, 8):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         _fail(f"Return one channel per image, shape (2, 1, 8, 8) here; got {shape}. "
@@ -51,7 +51,7 @@ def check_luminance(luminance, seed: int = 0) -> None:
     pixels = (rgb * 255).round().byte()
     pil = [np.asarray(Image.fromarray(p.permute(1, 2, 0).numpy()).convert("L")) for p in pixels]
     reference = torch.from_numpy(np.stack(pil)).unsqueeze(1).float()
-    got = luminance(pixels.float() / 255) * 255
+    got = luma(pixels.float() / 255) * 255
     worst = (got - reference).abs().max().item()
     if worst > 1.0:  # PIL rounds to whole 8-bit levels
         _fail(f"Differs from PIL's convert('L') by up to {worst:.1f} gray levels of 255: check "

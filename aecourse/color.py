@@ -1,10 +1,11 @@
-"""Colour spaces in torch, batched on any device: gray (luminance), and sRGB <-> CIE Lab.
+"""Colour spaces in torch, batched on any device: gray (luma), and sRGB <-> CIE Lab.
 
-Gray is what a black-and-white photo keeps of a colour photo: the luminance, a weighted sum
-of R, G and B. Lab separates lightness L (0..100) from two colour axes a* (green-red) and b*
-(blue-yellow). Colorizing in Lab means predicting only a*b* from L: the lightness the photo
-already has is kept exactly, as published colorization methods do. Matches
-``skimage.color.rgb2lab`` (D65 white) and PIL's ``convert("L")``.
+Gray is what a black-and-white photo keeps of a colour photo: the luma, a weighted sum of the
+gamma-encoded R, G and B (ITU-R BT.601; luminance proper sums linear light). Lab separates
+lightness L (0..100) from two colour axes a* (green-red) and b* (blue-yellow). Colorizing in
+Lab means predicting only a*b* from L: the lightness the photo already has is kept exactly, as
+published colorization methods do. Matches ``skimage.color.rgb2lab`` (D65 white) and PIL's
+``convert("L")``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _check(x: torch.Tensor, channels: int, what: str) -> None:
 
 
 def to_gray(rgb: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) colour in [0, 1] -> (B, 1, H, W) luminance in [0, 1]."""
+    """(B, 3, H, W) sRGB colour in [0, 1] -> (B, 1, H, W) luma in [0, 1]."""
     _check(rgb, 3, "colour images")
     weights = torch.tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
     return (rgb * weights).sum(dim=1, keepdim=True)
@@ -103,7 +104,7 @@ def colorize(
 ):
     """Colour predictions (B, 3, H, W) in [0, 1] for the photos ``rgb``, from their gray alone.
 
-    ``space="rgb"``: the model maps the luminance (:func:`to_gray`) to RGB.
+    ``space="rgb"``: the model maps the luma (:func:`to_gray`) to RGB.
     ``space="lab"``: the model maps L to a*b*, joined with the photo's own L (kept exactly),
     with ``lab``'s (split, join) pair (default :func:`lab_split` and :func:`lab_join`).
     """

@@ -45,12 +45,12 @@ def my_luminance(rgb):
     return (rgb * weights).sum(dim=1, keepdim=True)
     ### END SOLUTION"""
 TEST = """\
-check_luminance(my_luminance)
+check_luma(my_luminance)
 ### BEGIN HIDDEN TESTS
 import importlib  # noqa: E402
 
 checks = importlib.reload(aecourse.checks)
-checks.check_luminance(my_luminance, seed=1)
+checks.check_luma(my_luminance, seed=1)
 ### END HIDDEN TESTS"""
 NAME = "01_tiny"
 
@@ -59,7 +59,7 @@ def _lesson() -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell
     params = cell("profile = None\nresults_path = None")
     params.metadata["tags"] = ["parameters"]
-    imports = cell("import torch\n\nimport aecourse\nfrom aecourse.checks import check_luminance")
+    imports = cell("import torch\n\nimport aecourse\nfrom aecourse.checks import check_luma")
     imports.metadata["tags"] = ["imports"]
     solution = cell(SOLUTION)
     nbgrader = {"schema_version": 3, "grade": False, "solution": False, "locked": False}
@@ -107,7 +107,7 @@ def _with(released, before_test: str = "", solution: str | None = None, after: s
 DETACHED = "import time; time.sleep(4); open({path!r}, 'w').write('hacked')"
 WORKING = SOLUTION.replace("    ### BEGIN SOLUTION\n", "").replace("\n    ### END SOLUTION", "")
 FAKE_CHECKS = "lambda *args, **kwargs: print('Correct!')"
-FAKE_RELOAD = f"lambda m, *a: types.SimpleNamespace(check_luminance={FAKE_CHECKS})"
+FAKE_RELOAD = f"lambda m, *a: types.SimpleNamespace(check_luma={FAKE_CHECKS})"
 
 
 def _submissions(released, paths: dict) -> dict:
@@ -161,7 +161,7 @@ def _submissions(released, paths: dict) -> dict:
             before_test=(
                 "import aecourse.checks\n"
                 "open(aecourse.checks.__file__, 'a').write("
-                "'\\ndef check_luminance(*a, **k):\\n    return None\\n')"
+                "'\\ndef check_luma(*a, **k):\\n    return None\\n')"
             ),
         ),  # fmt: skip
         "reads_source": _with(
@@ -180,7 +180,7 @@ def _submissions(released, paths: dict) -> dict:
             ),
         ),  # fmt: skip
         # Bypassing the hidden tests from another cell of the notebook.
-        "replaces_check": _with(released, before_test=f"check_luminance = {FAKE_CHECKS}"),
+        "replaces_check": _with(released, before_test=f"check_luma = {FAKE_CHECKS}"),
         "replaces_reload": _with(
             released,
             before_test=(f"import importlib, types\nimportlib.reload = {FAKE_RELOAD}"),
@@ -193,7 +193,7 @@ def _submissions(released, paths: dict) -> dict:
                 "    def find_spec(self, name, path, target=None):\n"
                 "        return importlib.util.spec_from_loader(name, self) if name == 'aecourse.checks' else None\n"  # noqa: E501
                 "    def create_module(self, spec):\n"
-                f"        return types.SimpleNamespace(check_luminance={FAKE_CHECKS})\n"
+                f"        return types.SimpleNamespace(check_luma={FAKE_CHECKS})\n"
                 "    def exec_module(self, module):\n"
                 "        pass\n"
                 "sys.meta_path.insert(0, Fake())\n"
@@ -394,7 +394,7 @@ def test_review_flags_name_what_reaches_outside_the_exercise():
 
 def test_a_test_cell_splits_into_visible_and_hidden_parts():
     visible, hidden = split_tests(TEST)
-    assert visible.strip() == "check_luminance(my_luminance)"
+    assert visible.strip() == "check_luma(my_luminance)"
     assert "seed=1" in hidden and "### " not in visible + hidden
 
 
