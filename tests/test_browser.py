@@ -15,11 +15,18 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from aecourse.teach.editions import student_workspace
 from aecourse.teach.lab import learner_lab_command
-from aecourse.teach.lessons import LESSONS_DIR, REFERENCE_ENV, execute_in_place
+from aecourse.teach.lessons import (
+    LESSONS_DIR,
+    REFERENCE_ENV,
+    execute_in_place,
+    outputs_cpu_kind,
+    this_cpu_kind,
+)
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "browser"
 LESSON = "03_variational_autoencoder.ipynb"
@@ -157,6 +164,7 @@ def test_latent_explorer_slider_redraws_the_image(browser, lab, tmp_path, monkey
     for key, value in {**REFERENCE_ENV, **GRADING}.items():
         monkeypatch.setenv(key, value)
     execute_in_place(headless)
+    assert outputs_cpu_kind(nbformat.read(headless, as_version=4)) == this_cpu_kind()
     expected = [line.strip() for line in headless.read_text().splitlines()
                 if line.strip().startswith('"most used: ')]  # fmt: skip
     line = next(x for x in printed.splitlines() if x.startswith("most used: "))

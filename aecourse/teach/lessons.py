@@ -90,7 +90,23 @@ def execute_in_place(path: Path, timeout: int = 900) -> None:
         store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
     )  # fmt: skip
     client.execute()
+    nb.metadata.setdefault("aecourse", {})["outputs_cpu_kind"] = this_cpu_kind()
     nbformat.write(without_widget_views(nb), path)
+
+
+def this_cpu_kind() -> str:
+    """The CPU kind this process's kernels run with (``"avx512"``, ``"avx2"``, ``"default"``,
+    or another name on other CPUs), as :data:`CPU_KINDS` names them; a refresh records it in
+    each lesson's metadata (:func:`outputs_cpu_kind`)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability().lower()
+
+
+def outputs_cpu_kind(nb: nbformat.NotebookNode) -> str | None:
+    """The CPU kind that wrote a lesson's committed outputs (recorded by
+    :func:`execute_in_place`), or None for a notebook executed otherwise."""
+    return nb.metadata.get("aecourse", {}).get("outputs_cpu_kind")
 
 
 def without_widget_views(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -106,9 +122,9 @@ def without_widget_views(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def lower_cpu_kind(capability: str) -> str | None:
-    """The kind one below ``capability`` (``torch.backends.cpu.get_cpu_capability()``, e.g.
-    ``"AVX512"``), which this machine can imitate; None where there is none below (an x86 CPU
-    without AVX2, or an ARM or other CPU, whose kernels these variables do not name)."""
+    """The kind one below ``capability`` (:func:`this_cpu_kind`, e.g. ``"avx512"``), which
+    this machine can imitate; None where there is none below (an x86 CPU without AVX2, or an
+    ARM or other CPU, whose kernels these variables do not name)."""
     order = list(CPU_KINDS)
     kind = capability.lower()
     if kind not in order or kind == order[-1]:
