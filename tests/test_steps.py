@@ -245,12 +245,87 @@ def _psnr_in_train_mode(model, noisy, clean):
         ("denoising_decoder", NoOutputPadding, "has shape (5, 1, 25, 25), expected (5, 1, 28, 28)"),
         ("denoising_epoch", _noisy_target_epoch, "the MSE is against the clean batch"),
         ("denoised_psnr", _psnr_in_train_mode, "switch the model to evaluation mode"),
-        ("masking_noise", lambda x, fraction, generator=None: x * 0, "keep the pixels where"),
+        ("masking_noise", lambda x, fraction, generator=None: x * 0, "100% of the pixels were"),
     ],
 )
 def test_lesson_02s_steps_say_what_to_fix(step_id, answer, hint):
     with pytest.raises(StepError, match=re.escape(hint)):
         check_step(step_id, answer)
+
+
+# Masking noise written the ways learners write it: each draws other random numbers than the
+# lesson's copy, and each is right.
+def _mask_with_bernoulli(x, fraction, generator=None):
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    return x * torch.bernoulli(torch.full_like(x, 1 - fraction), generator=generator)
+
+
+def _mask_with_where(x, fraction, generator=None):
+    if fraction < 0 or fraction > 1:
+        raise ValueError("fraction out of range")
+    drop = torch.rand(x.shape, generator=generator) < fraction
+    return torch.where(drop, torch.zeros_like(x), x)
+
+
+def _mask_an_exact_share(x, fraction, generator=None):
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction out of range")
+    flat = x.flatten().clone()
+    flat[torch.randperm(flat.numel(), generator=generator)[: round(fraction * flat.numel())]] = 0
+    return flat.view_as(x)
+
+
+def _mask_inverted(x, fraction, generator=None):  # keeps the share it should drop
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction out of range")
+    return x * (torch.rand(x.shape, generator=generator) < fraction)
+
+
+def _mask_with_the_global_generator(x, fraction, generator=None):
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction out of range")
+    return x * (torch.rand(x.shape) >= fraction)
+
+
+def _mask_like_dropout(x, fraction, generator=None):  # rescales the pixels it keeps
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction out of range")
+    return x * (torch.rand(x.shape, generator=generator) >= fraction) / (1 - fraction + 1e-9)
+
+
+def _mask_in_place(x, fraction, generator=None):
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction out of range")
+    x[torch.rand(x.shape, generator=generator) < fraction] = 0
+    return x
+
+
+def _mask_without_the_range_check(x, fraction, generator=None):
+    return x * (torch.rand(x.shape, generator=generator) >= fraction)
+
+
+@pytest.mark.parametrize("answer", [_mask_with_bernoulli, _mask_with_where, _mask_an_exact_share])
+def test_masking_noise_written_another_way_earns_every_case(answer):
+    step = find_step("masking_noise")
+    assert [check_case(step, case, answer) for case in step.cases] == [None] * len(step.cases)
+
+
+@pytest.mark.parametrize(
+    ("answer", "observed"),
+    [
+        (_mask_inverted, "70% of the pixels were set to 0 for fraction 0.3, not 30%"),
+        (_mask_with_the_global_generator, "two generators seeded alike gave two different masks"),
+        (_mask_like_dropout, "are neither kept as they were nor set to 0"),
+        (_mask_in_place, "it changed its input"),
+        (_mask_without_the_range_check, "for level 2.0 it runs; it should raise ValueError"),
+    ],
+)
+def test_each_masking_mistake_loses_points_and_says_what_was_observed(answer, observed):
+    step = find_step("masking_noise")
+    problems = [check_case(step, case, answer) for case in step.cases]
+    assert any(p and observed in p for p in problems), problems
+    assert sum(p is None for p in problems) < len(problems)
 
 
 def test_lesson_03_has_its_eight_steps_worth_18_points():

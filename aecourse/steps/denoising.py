@@ -76,11 +76,74 @@ GAUSSIAN_DRAW = (
     "draw torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), "
     "add std times it to x, then clamp to [0, 1]"
 )
-MASK_DRAW = (
-    "draw torch.rand(x.shape, generator=generator, device=x.device), keep the pixels where it "
-    "is >= fraction, set the others to 0"
-)
 LEVEL_HINT = "check that the level is between 0 and 1 first"
+
+
+# Masking noise is judged by what it must do, not by which random numbers it draws: every pixel
+# kept or set to 0, about the fraction asked for set to 0, the same mask from generators seeded
+# alike and another one from another seed, and x left as it was.
+
+
+def _mask_inputs(shape: tuple[int, ...], fraction: float, seed: int):
+    def inputs(reference: Any) -> dict:
+        x = 0.1 + 0.9 * torch.rand(shape, generator=seeded(seed))  # no pixel is 0 to begin with
+        return {"x": x, "level": fraction, "seed": seed}
+
+    return inputs
+
+
+def _run_mask(noise: Any, inputs: dict) -> dict:
+    x, level, seed = inputs["x"], inputs["level"], inputs["seed"]
+
+    def draw(offset: int) -> Any:
+        out = noise(x.clone(), level, generator=seeded(seed + offset))
+        return out.detach().clone() if isinstance(out, torch.Tensor) else repr(out)
+
+    given = x.clone()
+    first = noise(given, level, generator=seeded(seed + 100))
+    return {
+        "x": x,  # the judge reads x and the level from the reference's run, not the answer's
+        "level": level,
+        "out": first.detach().clone() if isinstance(first, torch.Tensor) else repr(first),
+        "again": draw(100),
+        "other": draw(200),
+        "unchanged": torch.equal(given, x),
+    }
+
+
+def _mask_problem(got: dict, exp: dict) -> str | None:
+    x, level = exp["x"], exp["level"]
+    if not got["unchanged"]:
+        return "it changed its input: return a new tensor, leave x as it was"
+    out = got["out"]
+    if not isinstance(out, torch.Tensor):
+        return f"it returned {out[:60]}, not a tensor"
+    if tuple(out.shape) != tuple(x.shape):
+        return f"the noisy batch has shape {tuple(out.shape)}, expected {tuple(x.shape)}"
+    zeroed, kept = out == 0, out == x
+    odd = int((~(zeroed | kept)).sum())
+    if odd:
+        return (
+            f"{odd} of {x.numel()} pixels are neither kept as they were nor set to 0: masking "
+            "noise only removes pixels"
+        )
+    share = zeroed.float().mean().item()
+    allowed = 5 * (level * (1 - level) / x.numel()) ** 0.5 + 1 / x.numel()
+    if abs(share - level) > allowed:
+        return f"{share:.0%} of the pixels were set to 0 for fraction {level}, not {level:.0%}"
+    if not isinstance(got["again"], torch.Tensor) or not torch.equal(got["again"], out):
+        return (
+            "two generators seeded alike gave two different masks: draw the mask's random "
+            "numbers from the generator it is given"
+        )
+    if 0 < level < 1 and isinstance(got["other"], torch.Tensor) and torch.equal(got["other"], out):
+        return "generators seeded differently gave the same mask: the mask must be random"
+    return None
+
+
+def _mask_case(shape, fraction, seed, hidden=False) -> Case:
+    name = f"fraction {fraction} on a batch {shape}: pixels kept or 0, about that share 0"
+    return Case(name, _mask_inputs(shape, fraction, seed), _run_mask, _mask_problem, hidden)
 
 
 # --- the model: modules without arguments ---------------------------------------------------
@@ -317,10 +380,11 @@ STEPS = (
         2,
         lambda: package("noise").masking_noise,
         (
-            _noise_case(IMAGES, 0.5, 4, MASK_DRAW),
+            _mask_case(IMAGES, 0.3, 4),
             _level_case(2.0, LEVEL_HINT),
-            _noise_case((3, 1, 9, 9), 0.2, 5, MASK_DRAW, hidden=True),
-            _noise_case((2, 1, 28, 28), 0.9, 6, MASK_DRAW, hidden=True),
+            _mask_case((3, 1, 9, 9), 0.2, 5, hidden=True),
+            _mask_case((2, 1, 28, 28), 0.9, 6, hidden=True),
+            _mask_case((2, 1, 28, 28), 0.0, 7, hidden=True),
             _level_case(-0.5, LEVEL_HINT, hidden=True),
         ),
     ),
