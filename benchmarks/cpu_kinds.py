@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 
 from aecourse.results import verdict_text
-from aecourse.teach.lessons import CPU_KINDS
+from aecourse.teach.lessons import CPU_KINDS, REFERENCE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,9 +48,7 @@ def cpu_name() -> str:
 
 def run_kind(name: str, threads: int, lessons: list[str], out: Path) -> dict:
     """One ``python -m aecourse run`` with the reference settings and the kind's caps."""
-    env = dict(os.environ, **CPU_KINDS[name])
-    env.update(AECOURSE_PROFILE="quick", AECOURSE_DEVICE="cpu", AECOURSE_PROGRESS="0")
-    env["OMP_NUM_THREADS"] = str(threads)
+    env = {**os.environ, **REFERENCE_ENV, **CPU_KINDS[name], "OMP_NUM_THREADS": str(threads)}
     run_dir = out / f"{name}-{threads}t"
     cmd = [sys.executable, "-m", "aecourse", "run", "--no-progress", "--out", str(run_dir)]
     subprocess.run([*cmd, "--lessons", *lessons], check=True, env=env, cwd=ROOT)

@@ -95,18 +95,17 @@ def _mask_inputs(shape: tuple[int, ...], fraction: float, seed: int):
 def _run_mask(noise: Any, inputs: dict) -> dict:
     x, level, seed = inputs["x"], inputs["level"], inputs["seed"]
 
-    def draw(offset: int) -> Any:
-        out = noise(x.clone(), level, generator=seeded(seed + offset))
+    def draw(given: torch.Tensor, offset: int) -> Any:
+        out = noise(given, level, generator=seeded(seed + offset))
         return out.detach().clone() if isinstance(out, torch.Tensor) else repr(out)
 
     given = x.clone()
-    first = noise(given, level, generator=seeded(seed + 100))
     return {
         "x": x,  # the judge reads x and the level from the reference's run, not the answer's
         "level": level,
-        "out": first.detach().clone() if isinstance(first, torch.Tensor) else repr(first),
-        "again": draw(100),
-        "other": draw(200),
+        "out": draw(given, 100),
+        "again": draw(x.clone(), 100),
+        "other": draw(x.clone(), 200),
         "unchanged": torch.equal(given, x),
     }
 
