@@ -521,6 +521,20 @@ if os.environ.get("AECOURSE_PROFILE") == "grading":
 """
 
 
+STUB_DECODER = """class LinearDecoder(nn.Module):
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        # YOUR CODE HERE
+        raise NotImplementedError()"""
+FINDS_STAND_IN = """import gc
+class LinearDecoder(nn.Module):
+    def __new__(cls, latent_dim):
+        for found in gc.get_objects():
+            if isinstance(found, type) and found.__name__ == "LinearDecoder" and found is not cls:
+                return found(latent_dim)
+        raise NotImplementedError()"""
+
+
 def _step_attacks(solved) -> dict[str, tuple[nbformat.NotebookNode, float]]:
     """student -> (notebook, the points it deserves of 14)."""
     source = inspect.getsource(aecourse.loop.train_epoch)
@@ -554,6 +568,10 @@ def _step_attacks(solved) -> dict[str, tuple[nbformat.NotebookNode, float]]:
             "globals()['reconstruction_mse'] = aecourse.loop.reconstruction_mse")), 12),
         # Pasted with other names: it scores (it is right), and a person is told.
         "pasted_reference": (_answered(solved, {"train_epoch": pasted}), 14),
+        # A stuck learner: one blank step costs its own 2 points, not the autoencoder's 3 too.
+        "blank_decoder": (_answered(solved, {"LinearDecoder": STUB_DECODER}), 12),
+        # ... and one who leaves the stub in to be stood in for, then reaches for the copy.
+        "blank_delegates": (_answered(solved, {"LinearDecoder": FINDS_STAND_IN}), 12),
     }  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import textwrap
 import nbformat
 import pytest
 import torch
-from lesson_code import lesson_namespace, written
+from lesson_code import lesson_namespace, lesson_notebook, solution_code, written
 from torch import nn
 
 from aecourse.steps import (
@@ -24,7 +24,7 @@ from aecourse.steps import (
     step_table,
 )
 from aecourse.teach.lessons import LESSONS_DIR
-from aecourse.teach.markup import exercises, regions
+from aecourse.teach.markup import exercises, regions, setup_source
 
 ALL_STEPS = [step for lesson in LESSON_MODULES for step in lesson_steps(lesson)]
 
@@ -92,7 +92,6 @@ class FlatOutput(written("tied_autoencoder")):  # forgets to reshape back to ima
     [
         ("linear_encoder", NoFlatten, "one nn.Linear from 28 * 28 = 784"),
         ("linear_encoder", WithReLU, "flatten each image to 784 numbers, then the linear map"),
-        ("linear_encoder", Stub, "still raises NotImplementedError"),
         ("tied_autoencoder", Untied, "one weight (latent_dim, 784)"),
         ("tied_autoencoder", FlatOutput, "the output has shape (5, 784), expected (5, 1, 28, 28)"),
     ],
@@ -108,6 +107,51 @@ def test_a_wrong_answer_fails_with_a_hint_that_does_not_give_the_answer(step_id,
         for value in expected.values():
             if isinstance(value, torch.Tensor) and value.dtype.is_floating_point:
                 assert _digits_in(message, value) == [], message
+
+
+def test_an_unwritten_step_is_stood_in_for_by_the_lessons_copy_which_says_so_where_it_runs(
+    capsys,
+):
+    from aecourse.models import LinearDecoder
+
+    copy = check_step("linear_decoder", Stub)  # the stub as released: no StepError, no stop
+    said = capsys.readouterr().err
+    assert "LinearDecoder is not written yet: this step scores 0" in said
+    assert issubclass(copy, LinearDecoder) and copy is not LinearDecoder
+    decoder = copy(4)  # where the lesson uses it, it works as the copy does and says so there
+    assert decoder(torch.zeros(2, 4)).shape == (2, 1, 28, 28)
+    assert "LinearDecoder here is the lesson's copy, not yours" in capsys.readouterr().err
+    # ... and its own check and the step table give it no points, run again or not
+    assert check_step("linear_decoder", copy) is copy
+    namespace = {"__name__": "__main__"}  # a notebook of its own: the copy where the check put it
+    exec(setup_source(lesson_notebook("01")), namespace)
+    exec(solution_code("01", "linear_encoder"), namespace)
+    namespace["LinearDecoder"] = copy
+    exec(solution_code("01", "linear_autoencoder"), namespace)
+    rows = {r["step"]: r["status"] for r in step_table("01", namespace)}
+    assert rows["linear_decoder"] == "not written: the lesson's copy stands in for it (0 points)"
+    # a later step written by the learner passes with the copy in the place of the blank one
+    assert rows["linear_autoencoder"] == "passes"
+    # a function stands in as well, and the package's copy taken by import counts as unwritten
+    from aecourse.loop import reconstruction_mse
+
+    stood_in = check_step("reconstruction_mse", reconstruction_mse)
+    assert stood_in is not reconstruction_mse and stood_in.__wrapped__ is reconstruction_mse
+    assert check_case(find_step("reconstruction_mse"), find_step("reconstruction_mse").cases[0],
+                      stood_in) == TAKEN  # fmt: skip
+
+
+def test_a_partly_written_step_still_stops_at_its_check():
+    class HalfWritten(nn.Module):  # __init__ written, forward still the stub
+        def __init__(self, latent_dim):
+            super().__init__()
+            self.linear = nn.Linear(latent_dim, 784)
+
+        def forward(self, z):
+            return self.linear(z).view(-1, 1, 28, 28) * 0 + 1
+
+    with pytest.raises(StepError, match="visible checks fail"):
+        check_step("linear_decoder", HalfWritten)
 
 
 def test_a_passing_step_claims_only_what_its_visible_checks_prove(capsys):

@@ -17,9 +17,11 @@ Messages say what to look at, never the expected values themselves.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,10 @@ LESSON_MODULES = {
 }
 MORE_TESTS = "visible checks pass; more tests run at grading"
 TAKEN = "it is the package's own copy of this step, not yours (0 points)"
+STILL_BLANK = "still raises NotImplementedError"
+STANDS_IN = "not written: the lesson's copy stands in for it (0 points)"
+UNWRITTEN = "not written (0 points)"  # the grader's word for it
+STAND_IN = "_aecourse_stand_in"  # the attribute that marks a stand-in (its step's id)
 # Set by the grader for the feedback run of a graded notebook: the verdicts it reached out of
 # the notebook's reach, which the lesson's checks then show instead of computing their own.
 GRADED_STEPS_ENV = "AECOURSE_GRADED_STEPS"
@@ -104,7 +110,7 @@ def find_step(step_id: str) -> Step:
 def failure(err: BaseException) -> str:
     """An error raised by the learner's code, as the one line a check reports."""
     if isinstance(err, NotImplementedError):
-        return "still raises NotImplementedError: write this step (or see 'Stuck?' above it)"
+        return f"{STILL_BLANK}: write this step (or see 'Stuck?' above it)"
     first = str(err).splitlines()[0][:200] if str(err) else ""
     return f"raised {type(err).__name__}" + (f": {first}" if first else "")
 
@@ -129,12 +135,20 @@ def verdict(case: Case, got: Mapping, expected: Mapping) -> str | None:
         return f"returned something the check cannot compare ({type(err).__name__})"
 
 
+def from_here_on(step: Step) -> tuple[Step, ...]:
+    """``step`` and the steps its lesson builds after it: the package copies an answer to
+    ``step`` must not reach (a later one may hold it, as an autoencoder holds its encoder).
+    The copies of earlier steps stay: they stand in for the learner's unwritten ones."""
+    steps = lesson_steps(lesson_of(step))
+    return steps[steps.index(step) :]
+
+
 def check_case(step: Step, case: Case, answer: Any) -> str | None:
     """Run one case on the learner's answer and on the reference, in this process, as grading
-    would: the answer runs while the package's copies of the lesson's steps are withheld
-    (:mod:`aecourse.steps.withheld`), so one that uses them fails here as it fails there.
-    Cases seed torch's global generator; its state is put back after, so that a check in a
-    lesson does not change the random numbers of the cells after it."""
+    would: the answer runs while the package's copies of this step and the lesson's later
+    ones are withheld (:mod:`aecourse.steps.withheld`), so one that uses them fails here as it
+    fails there. Cases seed torch's global generator; its state is put back after, so that a
+    check in a lesson does not change the random numbers of the cells after it."""
     from aecourse.steps.withheld import answer_globals, is_taken, withholding
 
     reference = step.reference()
@@ -144,7 +158,7 @@ def check_case(step: Step, case: Case, answer: Any) -> str | None:
     with torch.random.fork_rng(devices=[]):
         inputs = case.inputs(reference)
         expected = case.run(reference, inputs)
-        with withholding(lesson_steps(lesson), lesson, answer_globals(answer)):
+        with withholding(from_here_on(step), lesson, answer_globals(answer)):
             got = run_case(case, answer, inputs)
         return verdict(case, got, expected)
 
@@ -158,6 +172,64 @@ def graded_steps() -> dict | None:
     return {row["step"]: row for row in json.loads(text)}
 
 
+def is_blank(messages: list[str]) -> bool:
+    """Whether a step's case results say it is not written: every case found the stub
+    (NotImplementedError), no definition, or the package's copy in place of the learner's."""
+    def blank(message: str) -> bool:
+        unwritten = message.startswith((STILL_BLANK, "no cell")) or TAKEN in message
+        # the grader's "X is not defined (...)", not the learner's own NameError ("raised ...")
+        return unwritten or ("is not defined" in message and not message.startswith("raised"))
+
+    return bool(messages) and all(blank(m) for m in messages)
+
+
+def _announce(step: Step, where: str) -> None:
+    """Say on standard error (red in Jupyter), once per cell run and place, that the lesson's
+    copy of ``step`` is what runs there."""
+    shell = sys.modules.get("IPython") and getattr(sys.modules["IPython"], "get_ipython", None)
+    count = getattr(shell(), "execution_count", None) if shell and shell() else None
+    key = (count, where, step.id)
+    if key in _announced:
+        return
+    _announced.add(key)
+    print(
+        f"⚠ {step.name} here is the lesson's copy, not yours: you have not written it yet "
+        "(it scores 0). Write it and run its check again to use your own.",
+        file=sys.stderr,
+    )
+
+
+_announced: set[tuple] = set()
+
+
+def stand_in(step: Step) -> Any:
+    """The package's copy of ``step``, for the lesson to run on where the learner left the step
+    unwritten: it works as the copy does, says so where it is used (:func:`_announce`), and
+    scores 0 (it is the package's copy: :data:`TAKEN`)."""
+    reference = step.reference()
+
+    def caller() -> str:
+        frame = sys._getframe(2)
+        return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+    if isinstance(reference, type):
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            _announce(step, caller())
+            reference.__init__(self, *args, **kwargs)
+
+        body = {"__init__": __init__, "__doc__": reference.__doc__, STAND_IN: step.id}
+        return type(reference.__name__, (reference,), body)
+
+    @functools.wraps(reference)
+    def copy(*args: Any, **kwargs: Any) -> Any:
+        _announce(step, caller())
+        return reference(*args, **kwargs)
+
+    setattr(copy, STAND_IN, step.id)
+    return copy
+
+
 def _check_line(name: str, visible: int, failed: list[tuple[str, str]]) -> None:
     """Print a step's passing line, or raise :class:`StepError` naming its first failure."""
     if failed:
@@ -168,36 +240,56 @@ def _check_line(name: str, visible: int, failed: list[tuple[str, str]]) -> None:
     print(f"✓ {name}: {visible} of {visible} {MORE_TESTS}.")
 
 
-def check_step(step_id: str, answer: Any) -> None:
+def _blank_line(name: str, stood_in: bool) -> None:
+    then = (
+        "from here on the lesson's copy stands in for it, so the cells after this one run"
+        if stood_in
+        else "the grader does not hand out the lesson's copy, so cells that use it fail here"
+    )
+    print(f"⚠ {name} is not written yet: this step scores 0, and {then}.", file=sys.stderr)
+
+
+def check_step(step_id: str, answer: Any) -> Any:
     """The visible check of a step, for the lesson's cell after the learner's: one line that
-    says it passes, or a :class:`StepError` whose message says what to look at first. In the
-    grader's feedback run it shows the grader's own verdict (:func:`graded_steps`)."""
+    says it passes, or a :class:`StepError` whose message says what to look at first. Returns
+    what the lesson goes on with: the learner's answer, or, where the step is not written yet
+    (the stub, or the package's copy taken), a :func:`stand_in` (a stuck learner still
+    reaches the end of the lesson; the step scores 0). In the grader's feedback run it shows
+    the grader's own verdict (:func:`graded_steps`)."""
     graded = graded_steps()
     if graded is not None and step_id in graded:
         row = graded[step_id]
+        if row["table"]["status"] == UNWRITTEN:
+            _blank_line(row["name"], stood_in=False)
+            return answer
         _check_line(row["name"], row["visible"], [tuple(f) for f in row["failed"]])
-        return
+        return answer
     step = find_step(step_id)
     cases = step.visible()
     failed = [(c.name, m) for c in cases if (m := check_case(step, c, answer)) is not None]
+    if is_blank([m for _, m in failed]) and len(failed) == len(cases):
+        _blank_line(step.name, stood_in=True)
+        return answer if getattr(answer, STAND_IN, None) == step.id else stand_in(step)
     _check_line(step.name, len(cases), failed)
+    return answer
 
 
 def step_table(lesson: str, namespace: Mapping[str, Any]) -> list[dict]:
     """Each step of ``lesson`` with its status in ``namespace`` (a notebook's ``globals()``):
-    "passes" (its visible checks), "fails: ..." or "not written". In the grader's feedback
-    run, the grader's own verdicts (:func:`graded_steps`)."""
+    "passes" (its visible checks), "fails: ..." or :data:`STANDS_IN`. In the grader's
+    feedback run, the grader's own verdicts (:func:`graded_steps`)."""
     graded = graded_steps()
     if graded is not None:
         return [row["table"] for row in graded.values() if row["lesson"] == lesson]
     rows = []
     for step in lesson_steps(lesson):
         answer = namespace.get(step.name)
-        if answer is None:
-            status = "not written"
+        messages = [] if answer is None else [check_case(step, c, answer) for c in step.visible()]
+        if answer is None or is_blank([m for m in messages if m]) and all(messages):
+            status = STANDS_IN
         else:
-            messages = [m for c in step.visible() if (m := check_case(step, c, answer))]
-            status = "passes" if not messages else f"fails: {messages[0]}"
+            failing = [m for m in messages if m]
+            status = "passes" if not failing else f"fails: {failing[0]}"
         rows.append(
             {
                 "step": step.id,

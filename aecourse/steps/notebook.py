@@ -83,13 +83,26 @@ def run_cell(source: str, namespace: dict[str, Any], name: str) -> None:
     exec(compile(as_python(source), name, "exec"), namespace)
 
 
+def is_check(node: ast.stmt) -> bool:
+    """Whether ``node`` is a lesson's check line, ``Name = check_step("id", Name)``: it binds
+    the name to what the lesson goes on with, but it is not the learner's answer."""
+    value = getattr(node, "value", None)
+    return (
+        isinstance(node, ast.Assign)
+        and isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id == "check_step"
+    )
+
+
 def binds(node: ast.stmt, name: str) -> bool:
-    """Whether the top-level statement ``node`` binds ``name`` (def, class, import, assignment)."""
+    """Whether the top-level statement ``node`` binds ``name`` (def, class, import, assignment;
+    not a check line, :func:`is_check`)."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return node.name == name
     if isinstance(node, ast.Import | ast.ImportFrom):
         return any((a.asname or a.name.split(".")[0]) == name for a in node.names)
-    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and not is_check(node):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t))
     return False

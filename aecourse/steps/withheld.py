@@ -110,8 +110,11 @@ def withholding(steps: Iterable[Any], lesson: str, *spaces: dict | None) -> Iter
 
 
 def is_taken(answer: Any, reference: Any) -> bool:
-    """Whether ``answer`` is the package's copy itself, or a subclass of it."""
-    if answer is reference:
+    """Whether ``answer`` is the package's copy itself, a subclass of it, or the stand-in for
+    it (:func:`aecourse.steps.stand_in`)."""
+    if answer is reference or isinstance(answer, Withheld):
+        return True
+    if getattr(answer, "_aecourse_stand_in", None):
         return True
     both = isinstance(answer, type) and isinstance(reference, type)
     return both and issubclass(answer, reference)

@@ -57,6 +57,7 @@ from aecourse.teach.judging import (
     plan_steps,
     step_calls,
     step_results,
+    stood_in_steps,
 )
 from aecourse.teach.kernels import run_in_sandbox
 from aecourse.teach.lessons import REFERENCE_ENV
@@ -178,8 +179,12 @@ def grade_submission(
     withheld = {f"{m}.{n}" for m, names in withheld_names(number).items() for n in names}
     stepped = [e for e in found if step_calls(e.visible)]
     plan = plan_steps(submitted, stepped, flags, withheld)
-    outcomes = judge_steps(sandbox, scratch / "steps", setup, sorted(plan.answers.items()),
-                           plan.judged, CHECK_ENV, check_timeout, judging)  # fmt: skip
+    answers = sorted(plan.answers.items())
+    outcomes = judge_steps(sandbox, scratch / "steps", setup, answers, plan.judged, CHECK_ENV,
+                           check_timeout, judging)  # fmt: skip
+    again, copies = stood_in_steps(plan, outcomes)
+    outcomes |= judge_steps(sandbox, scratch / "steps-stood-in", setup, answers, again, CHECK_ENV,
+                            check_timeout, judging, copies)  # fmt: skip
     results += step_results(plan, outcomes, flags)
     for exercise in (e for e in found if e not in stepped):
         code, cells = find_answer(submitted, exercise)

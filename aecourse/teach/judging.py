@@ -37,9 +37,9 @@ from typing import Any
 import torch
 
 from aecourse.profiles import GRADING_THREADS
-from aecourse.steps import Step, find_step, verdict
+from aecourse.steps import TAKEN, UNWRITTEN, Step, find_step, verdict
 from aecourse.teach.answers import find_answer
-from aecourse.teach.markup import Exercise
+from aecourse.teach.markup import Exercise, without_markers
 from aecourse.teach.review import matches_package_copy, review_flags, taken_from_package
 from aecourse.teach.sandbox import Sandbox, reported
 
@@ -53,8 +53,9 @@ HARNESS = r"""
 def main():
     import io, json, os, sys
     import torch
-    from aecourse.steps import failure, find_step, run_case
+    from aecourse.steps import TAKEN, failure, find_step, run_case
     from aecourse.steps.notebook import run_cell
+    from aecourse.steps.withheld import Withheld
     out, save = sys.stdout.buffer, torch.save
     secret = sys.stdin.readline().strip()
     job = json.loads(sys.stdin.read())
@@ -71,6 +72,8 @@ def main():
             run_cell(code, namespace, "<cell " + str(number) + ">")
         except BaseException as err:  # the step's cases say that its name is not defined
             raised = "; cell " + str(number) + " " + failure(err)
+    for code in job["stand_ins"]:  # the lesson's copies of unwritten steps, judged elsewhere
+        run_cell(code, namespace, "<the lesson's copy>")
     answers = {step.name: namespace.get(step.name) for _, step, _ in cases}
     torch.set_num_threads(job["threads"])  # as the grader computes the expected results
     for key, step, index in cases:
@@ -78,6 +81,8 @@ def main():
         answer = answers[step.name]
         if answer is None:
             found = {"error": step.name + " is not defined" + (raised or " (no cell defines it)")}
+        elif isinstance(answer, Withheld):
+            found = {"error": TAKEN}
         else:
             found = run_case(step.cases[index], answer, inputs[key])
         buffer = io.BytesIO()
@@ -176,16 +181,18 @@ def judge_steps(
     env: dict[str, str],
     timeout: int,
     package: Path | None = None,
+    stand_ins: list[str] = (),
 ) -> dict[str, list[str]]:
     """Judge ``steps`` on the student's ``answers`` ((cell number, code), in notebook order),
     in a fresh sandboxed process after the lesson's ``setup``, with ``package`` (a view
-    without the lesson's step copies) in place of the installed one. Returns, per step id,
-    each case's outcome: ``"passed"`` or what to look at."""
+    without the lesson's step copies) in place of the installed one, and with ``stand_ins``
+    (the lesson's solution code of unwritten steps, none of them in ``steps``) run after the
+    answers. Returns, per step id, each case's outcome: ``"passed"`` or what to look at."""
     if not steps:
         return {}
     keys = case_keys(steps)
     job = json.dumps({"setup": setup, "answers": answers, "cases": keys,
-                      "threads": GRADING_THREADS})  # fmt: skip
+                      "stand_ins": list(stand_ins), "threads": GRADING_THREADS})  # fmt: skip
     work.mkdir(parents=True, exist_ok=True)
     write_inputs(keys, work / "inputs.pt")
     argv = [sys.executable, "-c", HARNESS]
@@ -223,6 +230,34 @@ class StepsPlan:
     def judged(self) -> list[Step]:
         return [step for _, step, cells in self.rows if cells]
 
+    def unwritten(self, outcomes: dict[str, list[str]]) -> list[tuple[Exercise, Step]]:
+        """The steps the student has not written, in lesson order: no cell defines them, their
+        answer still holds the stub (``NotImplementedError``), or every case found the
+        package's copy in its place. Read from the answer itself, not from its failures: a
+        step that fails only because an earlier one is unwritten is written."""
+        found = []
+        for exercise, step, cells in self.rows:
+            code = "\n".join(self.answers[n] for n in cells)
+            taken = cells and all(TAKEN in o for o in outcomes.get(step.id, [""]))
+            if not cells or "NotImplementedError" in code or taken:
+                found.append((exercise, step))
+        return found
+
+
+def stood_in_steps(plan: StepsPlan, outcomes: dict[str, list[str]]) -> tuple[list[Step], list[str]]:
+    """With some steps unwritten: the written steps after the first of them, to judge again
+    with the lesson's copies of the unwritten ones standing in (so that one blank step costs
+    only its own points), and those copies' code. ``([], [])`` when every step is written.
+    The copy of a step is never in the process that judges that step."""
+    unwritten = plan.unwritten(outcomes)
+    if not unwritten:
+        return [], []
+    blank = {step.id for _, step in unwritten}
+    first = [step for _, step, _ in plan.rows].index(unwritten[0][1])
+    again = [step for _, step, cells in plan.rows[first:] if cells and step.id not in blank]
+    copies = [without_markers(exercise.solution) for exercise, _ in unwritten]
+    return again, copies
+
 
 def plan_steps(
     submitted: Any, found: list[Exercise], flags: list[str], withheld: set[str]
@@ -249,13 +284,13 @@ def plan_steps(
 
 def step_results(plan: StepsPlan, outcomes: dict[str, list[str]], flags: list[str]) -> list[dict]:
     """The grade's rows for the planned steps: each case with its share of the step's points."""
-    results = []
+    results, unwritten = [], {step.id for _, step in plan.unwritten(outcomes)}
     for exercise, step, cells in plan.rows:
         if not cells:
             why = [f"no cell of the notebook defines {step.name}"] * len(step.cases)
         else:
             why = outcomes[step.id]
-            used = next((w for w in why if "WithheldError" in w), None)
+            used = next((w for w in why if "WithheldError" in w or TAKEN in w), None)
             note = f"{exercise.test_id}: {step.name} used the package's copy, withheld (0 points)"
             if used and note not in flags:
                 flags.append(note)
@@ -265,7 +300,7 @@ def step_results(plan: StepsPlan, outcomes: dict[str, list[str]], flags: list[st
                  for case, result in zip(step.cases, why, strict=True)]  # fmt: skip
         results.append({"grade_id": exercise.test_id, "step": step.id, "cases": cases,
                         "points": round(sum(c["points"][0] for c in cases), 6),
-                        "max_points": exercise.points,
+                        "max_points": exercise.points, "unwritten": step.id in unwritten,
                         "found": ", ".join(f"cell {n}" for n in cells)})  # fmt: skip
     return results
 
@@ -280,8 +315,8 @@ def graded_steps(lesson: str, results: list[dict]) -> str:
         step = find_step(result["step"])
         visible = [c for c in result["cases"] if not c["hidden"]]
         failed = [[c["name"], c["result"]] for c in visible if c["result"] != "passed"]
-        if not result["found"]:
-            status = "not written"
+        if result.get("unwritten") or not result["found"]:
+            status = UNWRITTEN
         else:
             status = "passes" if not failed else f"fails: {failed[0][1]}"
         table = {"step": step.id, "name": step.name, "title": step.title,

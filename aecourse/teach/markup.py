@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from aecourse.steps.notebook import readable_python
+from aecourse.steps.notebook import is_check, readable_python
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -50,6 +50,11 @@ def regions(source: str) -> list[tuple[str, str]]:
 def without_nbval_marks(source: str) -> str:
     """A cell's source without nbval's marker lines (they are for nbval, not for readers)."""
     return "\n".join(line for kind, line in regions(source) if kind != "nbval").strip("\n")
+
+
+def without_markers(source: str) -> str:
+    """A solution cell's code as it runs: nbgrader's markers and nbval's marks cut."""
+    return "\n".join(line for kind, line in regions(source) if kind in ("code", "solution"))
 
 
 def student_source(source: str) -> str:
@@ -109,7 +114,7 @@ def defined_names(code: str, imports: bool = True) -> set[str]:
             names.add(node.name)
         elif imports and isinstance(node, ast.Import | ast.ImportFrom):
             names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and not is_check(node):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
