@@ -42,6 +42,8 @@ STILL_BLANK = "still raises NotImplementedError"
 STANDS_IN = "not written: the lesson's copy stands in for it (0 points)"
 UNWRITTEN = "not written (0 points)"  # the grader's word for it
 STAND_IN = "_aecourse_stand_in"  # the attribute that marks a stand-in (its step's id)
+_announced: set[tuple] = set()  # where a stand-in has said so (cell run, place, step)
+_checking: list[str] = []  # the step being checked: its stand-ins' use goes unannounced
 # Set by the grader for the feedback run of a graded notebook: the verdicts it reached out of
 # the notebook's reach, which the lesson's checks then show instead of computing their own.
 GRADED_STEPS_ENV = "AECOURSE_GRADED_STEPS"
@@ -159,7 +161,11 @@ def check_case(step: Step, case: Case, answer: Any) -> str | None:
         inputs = case.inputs(reference)
         expected = case.run(reference, inputs)
         with withholding(from_here_on(step), lesson, answer_globals(answer)):
-            got = run_case(case, answer, inputs)
+            _checking.append(step.id)  # a check's own use of a stand-in goes unannounced
+            try:
+                got = run_case(case, answer, inputs)
+            finally:
+                _checking.pop()
         return verdict(case, got, expected)
 
 
@@ -189,7 +195,7 @@ def _announce(step: Step, where: str) -> None:
     shell = sys.modules.get("IPython") and getattr(sys.modules["IPython"], "get_ipython", None)
     count = getattr(shell(), "execution_count", None) if shell and shell() else None
     key = (count, where, step.id)
-    if key in _announced:
+    if key in _announced or _checking:
         return
     _announced.add(key)
     print(
@@ -198,8 +204,6 @@ def _announce(step: Step, where: str) -> None:
         file=sys.stderr,
     )
 
-
-_announced: set[tuple] = set()
 
 
 def stand_in(step: Step) -> Any:
