@@ -22,8 +22,11 @@ def _half_written(lesson: str) -> tuple[nbformat.NotebookNode, list]:
     notebook = edition_copy(lesson_notebook(lesson), "student")
     steps = lesson_steps(lesson)
     for step in steps[1::2]:
-        (cell,) = [c for c in notebook.cells if c.cell_type == "code"
-                   and step.name in defined_names(c.source) and "check_step" not in c.source]  # fmt: skip
+        (cell,) = [
+            c
+            for c in notebook.cells
+            if step.name in defined_names(c.source) and "check_step" not in c.source
+        ]
         cell.source = solution_code(lesson, step.id)
     return notebook, list(steps[0::2])
 

@@ -181,6 +181,7 @@ def graded_steps() -> dict | None:
 def is_blank(messages: list[str]) -> bool:
     """Whether a step's case results say it is not written: every case found the stub
     (NotImplementedError), no definition, or the package's copy in place of the learner's."""
+
     def blank(message: str) -> bool:
         unwritten = message.startswith((STILL_BLANK, "no cell")) or TAKEN in message
         # the grader's "X is not defined (...)", not the learner's own NameError ("raised ...")
@@ -203,7 +204,6 @@ def _announce(step: Step, where: str) -> None:
         "(it scores 0). Write it and run its check again to use your own.",
         file=sys.stderr,
     )
-
 
 
 def stand_in(step: Step) -> Any:
