@@ -160,19 +160,6 @@ def test_a_passing_step_claims_only_what_its_visible_checks_prove(capsys):
     assert line == "✓ TiedLinearAutoencoder: 3 of 3 visible checks pass; more tests run at grading."
 
 
-def _without_zero_grad(model, x, optimizer, batch_size, generator):
-    loss_fn, total = nn.MSELoss(), 0.0
-    model.train()
-    from aecourse.data import batches
-
-    for idx in batches(len(x), batch_size, shuffle=True, generator=generator, device=x.device):
-        loss = loss_fn(model(x[idx]), x[idx])
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(idx)
-    return total / len(x)
-
-
 def _mse_with_gradients(model, x):
     model.eval()
     return nn.functional.mse_loss(model(x), x).item()
@@ -187,12 +174,6 @@ def _mse_as_tensor(model, x):
 @pytest.mark.parametrize(
     ("step_id", "answer", "hint"),
     [
-        ("train_epoch", _without_zero_grad, "zero the gradients before backward()"),
-        (
-            "train_epoch",
-            lambda *args: written("train_epoch")(*args) * 2,
-            "return the mean over all images",
-        ),
         ("reconstruction_mse", _mse_with_gradients, "measure under torch.no_grad()"),
         ("reconstruction_mse", _mse_as_tensor, "return a Python number"),
     ],
@@ -257,23 +238,6 @@ class NoOutputPadding(nn.Module):  # 7 -> 13 -> 25: the transposed convolutions'
         return self.layers(z)
 
 
-def _noisy_target_epoch(model, x, optimizer, batch_size, std, generator):
-    from aecourse.data import batches
-
-    gaussian_noise = written("gaussian_noise")
-
-    model.train()
-    total = 0.0
-    for idx in batches(len(x), batch_size, shuffle=True, generator=generator, device=x.device):
-        noisy = gaussian_noise(x[idx], std)
-        loss = nn.functional.mse_loss(model(noisy), noisy)  # scored against the noisy batch
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(idx)
-    return total / len(x)
-
-
 def _psnr_in_train_mode(model, noisy, clean):
     from aecourse.metrics import psnr
 
@@ -285,9 +249,7 @@ def _psnr_in_train_mode(model, noisy, clean):
     ("step_id", "answer", "hint"),
     [
         ("gaussian_noise", _noise_in_place, "it changed its input"),
-        ("gaussian_noise", lambda x, std, generator=None: x, "differs from the lesson's"),
         ("denoising_decoder", NoOutputPadding, "has shape (5, 1, 25, 25), expected (5, 1, 28, 28)"),
-        ("denoising_epoch", _noisy_target_epoch, "the MSE is against the clean batch"),
         ("denoised_psnr", _psnr_in_train_mode, "switch the model to evaluation mode"),
         ("masking_noise", lambda x, fraction, generator=None: x * 0, "100% of the pixels were"),
     ],

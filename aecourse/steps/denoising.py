@@ -7,6 +7,7 @@ image sizes, batch sizes and seeds.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -22,43 +23,64 @@ from aecourse.steps.cases import (
     stand_in_conv,
 )
 from aecourse.steps.cases import raises_case as module_raises_case
+from aecourse.steps.epochs import epoch_case
 
 # --- the noise models: functions of (x, level, generator) -----------------------------------
 
 
-def _noise_inputs(shape: tuple[int, ...], level: float, seed: int):
+# Gaussian noise is judged by its distribution, not by which random numbers it draws: on a
+# batch of one grey level c, the share of pixels above each of a few levels t must be
+# P(c + std * N(0, 1) > t), and the shares clipped to exactly 0 and 1 what clipping gives;
+# the same noise from generators seeded alike, other noise from another seed, x untouched.
+
+
+def _gaussian_inputs(shape: tuple[int, ...], level: float, grey: float, seed: int):
     def inputs(reference: Any) -> dict:
-        return {"x": torch.rand(shape, generator=seeded(seed)), "level": level, "seed": seed}
+        return {"x": torch.full(shape, grey), "level": level, "seed": seed}
 
     return inputs
 
 
-def _run_noise(noise: Any, inputs: dict) -> dict:
-    x = inputs["x"].clone()
-    out = noise(x, inputs["level"], generator=seeded(inputs["seed"] + 100))
-    unchanged = torch.equal(x, inputs["x"])
-    return {
-        "out": out.detach().clone() if isinstance(out, torch.Tensor) else repr(out),
-        "unchanged": unchanged,
-    }
+def _normal_above(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def _noise_judge(draw: str):
-    def judge(got: dict, exp: dict) -> str | None:
-        if not got["unchanged"]:
-            return "it changed its input: return a new tensor, leave x as it was"
-        return close(got["out"], exp["out"], "the noisy batch", draw)
-
-    return judge
+def _share_problem(share: float, expected: float, n: int, what: str) -> str | None:
+    if abs(share - expected) > 5 * math.sqrt(expected * (1 - expected) / n) + 1 / n:
+        clipped = "N(0, std^2) noise clipped to [0, 1]"
+        return f"{share:.1%} of the pixels {what}; {clipped} puts {expected:.1%} there"
+    return None
 
 
-def _noise_case(shape, level, seed, draw, hidden=False) -> Case:
+def _gaussian_problem(got: dict, exp: dict) -> str | None:
+    x, std = exp["x"], exp["level"]
+    grey = round(x.flatten()[0].item(), 6)
+    problem = _draws_problem(got, x)
+    if problem:
+        return problem
+    out = got["out"]
+    if out.min() < 0 or out.max() > 1:
+        return "some noisy pixels are outside [0, 1]: clip them back"
+    if std == 0:
+        return None if torch.equal(out, x) else "noise of std 0 changed the pixels"
+    n, on = out.numel(), f"on a batch of grey {grey}, std {std},"
+    levels = [grey + k * std for k in (-1, -0.5, 0, 0.5, 1) if 0.01 < grey + k * std < 0.99]
+
+    def share(where: torch.Tensor) -> float:
+        return where.double().mean().item()
+
+    checks = [
+        (share(out > t), _normal_above((t - grey) / std), f"{on} are above {t:.2f}") for t in levels
+    ]
+    checks.append((share(out == 0), 1 - _normal_above(-grey / std), f"{on} are exactly 0"))
+    checks.append((share(out == 1), _normal_above((1 - grey) / std), f"{on} are exactly 1"))
+    return first_problem(*(_share_problem(s, e, n, w) for s, e, w in checks))
+
+
+def _gaussian_case(shape, level, grey, seed, hidden=False) -> Case:
+    name = f"level {level} on a batch {shape} of grey {grey}: the noise's distribution"
     return Case(
-        f"level {level} on a batch {shape}",
-        _noise_inputs(shape, level, seed),
-        _run_noise,
-        _noise_judge(draw),
-        hidden,
+        name, _gaussian_inputs(shape, level, grey, seed), _run_draws, _gaussian_problem, hidden
     )
 
 
@@ -72,10 +94,6 @@ def _level_case(level: float, error_hint: str, hidden: bool = False) -> Case:
     return Case(f"level {level} refused", lambda reference: {"level": level}, run, judge, hidden)
 
 
-GAUSSIAN_DRAW = (
-    "draw torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), "
-    "add std times it to x, then clamp to [0, 1]"
-)
 LEVEL_HINT = "check that the level is between 0 and 1 first"
 
 
@@ -92,7 +110,7 @@ def _mask_inputs(shape: tuple[int, ...], fraction: float, seed: int):
     return inputs
 
 
-def _run_mask(noise: Any, inputs: dict) -> dict:
+def _run_draws(noise: Any, inputs: dict) -> dict:
     x, level, seed = inputs["x"], inputs["level"], inputs["seed"]
 
     def draw(given: torch.Tensor, offset: int) -> Any:
@@ -110,8 +128,9 @@ def _run_mask(noise: Any, inputs: dict) -> dict:
     }
 
 
-def _mask_problem(got: dict, exp: dict) -> str | None:
-    x, level = exp["x"], exp["level"]
+def _draws_problem(got: dict, x: torch.Tensor) -> str | None:
+    """What the draws of a noise step show first: x changed, not a tensor, another shape,
+    another draw from a generator seeded alike, the same from another seed."""
     if not got["unchanged"]:
         return "it changed its input: return a new tensor, leave x as it was"
     out = got["out"]
@@ -119,6 +138,23 @@ def _mask_problem(got: dict, exp: dict) -> str | None:
         return f"it returned {out[:60]}, not a tensor"
     if tuple(out.shape) != tuple(x.shape):
         return f"the noisy batch has shape {tuple(out.shape)}, expected {tuple(x.shape)}"
+    if not isinstance(got["again"], torch.Tensor) or not torch.equal(got["again"], out):
+        return (
+            "two generators seeded alike gave two different results: draw the random "
+            "numbers from the generator it is given"
+        )
+    if isinstance(got["other"], torch.Tensor) and torch.equal(got["other"], out):
+        if got["other"].ne(x).any():
+            return "generators seeded differently gave the same result: the noise must be random"
+    return None
+
+
+def _mask_problem(got: dict, exp: dict) -> str | None:
+    x, level = exp["x"], exp["level"]
+    problem = _draws_problem(got, x)
+    if problem:
+        return problem
+    out = got["out"]
     zeroed, kept = out == 0, out == x
     odd = int((~(zeroed | kept)).sum())
     if odd:
@@ -130,19 +166,12 @@ def _mask_problem(got: dict, exp: dict) -> str | None:
     allowed = 5 * (level * (1 - level) / x.numel()) ** 0.5 + 1 / x.numel()
     if abs(share - level) > allowed:
         return f"{share:.0%} of the pixels were set to 0 for fraction {level}, not {level:.0%}"
-    if not isinstance(got["again"], torch.Tensor) or not torch.equal(got["again"], out):
-        return (
-            "two generators seeded alike gave two different masks: draw the mask's random "
-            "numbers from the generator it is given"
-        )
-    if 0 < level < 1 and isinstance(got["other"], torch.Tensor) and torch.equal(got["other"], out):
-        return "generators seeded differently gave the same mask: the mask must be random"
     return None
 
 
 def _mask_case(shape, fraction, seed, hidden=False) -> Case:
     name = f"fraction {fraction} on a batch {shape}: pixels kept or 0, about that share 0"
-    return Case(name, _mask_inputs(shape, fraction, seed), _run_mask, _mask_problem, hidden)
+    return Case(name, _mask_inputs(shape, fraction, seed), _run_draws, _mask_problem, hidden)
 
 
 # --- the model: modules without arguments ---------------------------------------------------
@@ -192,51 +221,17 @@ def _model_with(inputs: dict) -> torch.nn.Module:
     return model
 
 
-def _run_epoch(denoising_epoch: Any, inputs: dict) -> dict:
-    model = _model_with(inputs)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    torch.manual_seed(inputs["seed"])  # the noise: torch's global generator
-    loss = denoising_epoch(
-        model,
-        inputs["x"],
-        optimizer,
-        inputs["batch_size"],
-        inputs["std"],
-        seeded(inputs["seed"] + 2),
-    )
-    return {
-        "loss": torch.tensor(float(loss)),
-        "weights": [p.detach().clone() for p in model.parameters()],
-    }
-
-
-EPOCH_HINT = (
-    "for each batch of batches(len(x), batch_size, shuffle=True, generator=generator, "
-    "device=x.device): the model sees gaussian_noise(clean, std) (no generator: fresh noise), "
-    "the MSE is against the clean batch; zero the gradients, backward, step"
-)
-
-
-def _judge_epoch(got: dict, exp: dict) -> str | None:
-    weights = [
-        close(g, e, f"parameter {i} after the epoch", EPOCH_HINT, tol=1e-3)
-        for i, (g, e) in enumerate(zip(got["weights"], exp["weights"], strict=True))
-    ]
-    loss = close(
-        got["loss"],
-        exp["loss"],
-        "the returned loss",
-        "return the mean over all images: sum loss.item() * len(idx), divide by len(x)",
-    )
-    return first_problem(*weights, loss)
-
-
 def _epoch_case(n: int, batch_size: int, std: float, seed: int, hidden: bool = False) -> Case:
-    return Case(
+    return epoch_case(
         f"one epoch over {n} images in batches of {batch_size}, noise {std}",
-        _model_inputs(n, seed, batch_size=batch_size, std=std),
-        _run_epoch,
-        _judge_epoch,
+        lambda: stand_in_conv(1, 1),
+        lambda epoch, model, x, optimizer, inputs, generator: epoch(
+            model, x, optimizer, inputs["batch_size"], inputs["std"], generator
+        ),
+        n,
+        batch_size,
+        seed,
+        std,
         hidden,
     )
 
@@ -298,10 +293,10 @@ STEPS = (
         2,
         lambda: package("noise").gaussian_noise,
         (
-            _noise_case(IMAGES, 0.5, 1, GAUSSIAN_DRAW),
+            _gaussian_case(IMAGES, 0.5, 0.5, 1),
             _level_case(1.5, LEVEL_HINT),
-            _noise_case((3, 1, 9, 9), 0.8, 2, GAUSSIAN_DRAW, hidden=True),
-            _noise_case((2, 1, 28, 28), 0.1, 3, GAUSSIAN_DRAW, hidden=True),
+            _gaussian_case((4, 1, 28, 28), 0.8, 0.3, 2, hidden=True),
+            _gaussian_case((3, 1, 28, 28), 0.1, 0.9, 3, hidden=True),
             _level_case(-0.1, LEVEL_HINT, hidden=True),
         ),
     ),

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from aecourse.steps import Case, Step, close, first_problem, package, seeded
+from aecourse.steps import Case, Step, close, package, seeded
 from aecourse.steps.cases import (
     backward_case,
     forward_case,
@@ -20,6 +20,7 @@ from aecourse.steps.cases import (
     raises_case,
     stand_in_autoencoder,
 )
+from aecourse.steps.epochs import epoch_case
 
 IMAGES = (5, 1, 28, 28)
 ENCODER_SHAPES = "one nn.Linear from 28 * 28 = 784 pixels to latent_dim numbers, after a flatten"
@@ -65,44 +66,18 @@ def _model_with(inputs: dict) -> torch.nn.Module:
     return model
 
 
-def _run_epoch(train_epoch: Any, inputs: dict) -> dict:
-    model = _model_with(inputs)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    loss = train_epoch(model, inputs["x"], optimizer, inputs["batch_size"], seeded(inputs["seed"]))
-    return {
-        "loss": torch.tensor(float(loss)),
-        "weights": [p.detach().clone() for p in model.parameters()],
-    }
-
-
-def _judge_epoch(got: dict, exp: dict) -> str | None:
-    weights = [
-        close(
-            g,
-            e,
-            f"parameter {i} after the epoch",
-            "zero the gradients before backward(), take one optimizer.step() per batch, "
-            "and draw the batches with batches(len(x), batch_size, shuffle=True, "
-            "generator=generator, device=x.device)",
-        )
-        for i, (g, e) in enumerate(zip(got["weights"], exp["weights"], strict=True))
-    ]
-    loss = close(
-        got["loss"],
-        exp["loss"],
-        "the returned loss",
-        "return the mean over all images: sum loss.item() * len(idx), divide by len(x)",
-    )
-    return first_problem(*weights, loss)
-
-
 def _epoch_case(n: int, batch_size: int, seed: int, hidden: bool = False) -> Case:
-    return Case(
+    latent_dim = 8 if not hidden else 3
+    return epoch_case(
         f"one epoch over {n} images in batches of {batch_size}",
-        _loop_inputs(8 if not hidden else 3, n, batch_size, seed),
-        _run_epoch,
-        _judge_epoch,
-        hidden,
+        lambda: stand_in_autoencoder(latent_dim),
+        lambda epoch, model, x, optimizer, inputs, generator: epoch(
+            model, x, optimizer, inputs["batch_size"], generator
+        ),
+        n,
+        batch_size,
+        seed,
+        hidden=hidden,
     )
 
 

@@ -1,0 +1,253 @@
+"""Each check judges what a step does: correct answers written the ways learners write them earn
+every case (visible and hidden), and each typical mistake fails one, with a hint that says
+what was observed.
+
+The variants draw other random numbers than the lesson's copy, shuffle another way, zero the
+gradients at another place: none of that is the step's business.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from lesson_code import written
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from aecourse.data import batches
+from aecourse.steps import check_case, find_step
+
+# --- Lesson 01: one epoch --------------------------------------------------------------------
+
+
+def epoch_with_dataloader(model, x, optimizer, batch_size, generator):
+    model.train()
+    loader = DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=True, generator=generator)
+    losses, sizes = [], []
+    for (batch,) in loader:
+        loss = nn.MSELoss()(model(batch), batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()  # after the step: as right as before backward()
+        losses.append(loss.item())
+        sizes.append(len(batch))
+    return sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)
+
+
+def epoch_with_randperm(model, x, optimizer, batch_size, generator):
+    model.train()
+    order = torch.randperm(len(x), generator=generator)
+    total = torch.zeros(())
+    for start in range(0, len(x), batch_size):
+        batch = x[order[start : start + batch_size]]
+        optimizer.zero_grad(set_to_none=True)
+        loss = ((model(batch) - batch) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(batch)
+    return float(total / len(x))
+
+
+def epoch_with_split(model, x, optimizer, batch_size, generator):
+    model.train(True)
+    shuffled = x[torch.randperm(x.shape[0], generator=generator)]
+    total = 0.0
+    for batch in shuffled.split(batch_size):
+        model.zero_grad()
+        loss = nn.functional.mse_loss(model(batch), batch, reduction="sum") / batch.numel()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * batch.shape[0]
+    return total / x.shape[0]
+
+
+def _plain_epoch(model, x, optimizer, batch_size, generator, *, zero=True, shuffle=True,
+                 train=True, weigh=True, step_each=True, drop_last=False, own_generator=True):  # fmt: skip
+    """The lesson's epoch with one slip switched on: the typical mistakes below."""
+    if train:
+        model.train()
+    total, means = 0.0, []
+    order = batches(len(x), batch_size, shuffle=shuffle,
+                    generator=generator if own_generator else None)  # fmt: skip
+    for idx in order:
+        if drop_last and len(idx) < batch_size:
+            continue
+        loss = nn.functional.mse_loss(model(x[idx]), x[idx])
+        if zero and step_each:
+            optimizer.zero_grad()
+        loss.backward()
+        if step_each:
+            optimizer.step()
+        total += loss.item() * len(idx)
+        means.append(loss.item())
+    if not step_each:
+        optimizer.step()
+    return total / len(x) if weigh else sum(means) / len(means)
+
+
+def _slip(**slip):
+    def epoch(model, x, optimizer, batch_size, generator):
+        return _plain_epoch(model, x, optimizer, batch_size, generator, **slip)
+
+    return epoch
+
+
+TRAIN_EPOCH_RIGHT = [epoch_with_dataloader, epoch_with_randperm, epoch_with_split, _slip()]
+TRAIN_EPOCH_WRONG = {
+    "no zero_grad": (_slip(zero=False), "gradients of all the batches so far"),
+    "no shuffle": (_slip(shuffle=False), "came in their own order"),
+    "global generator": (_slip(own_generator=False), "generator it was given was not used"),
+    "eval mode": (_slip(train=False), "evaluation mode during the epoch"),
+    "mean of batch means": (_slip(weigh=False), "each image weighing the same"),
+    "one step per epoch": (_slip(step_each=False), "optimizer steps for"),
+    "last batch dropped": (_slip(drop_last=True), "not each of the"),
+}
+
+
+# --- Lesson 02: Gaussian noise and one denoising epoch ---------------------------------------
+
+
+def noise_with_randn_like(x, std, generator=None):
+    if not 0 <= std <= 1:
+        raise ValueError(f"std must be in [0, 1], got {std}")
+    noise = torch.randn(x.size(), generator=generator).to(x)
+    return torch.clamp(x + noise * std, min=0.0, max=1.0)
+
+
+def noise_with_normal(x, std, generator=None):
+    if std < 0 or std > 1:
+        raise ValueError("the noise level must lie in [0, 1]")
+    noisy = x + torch.normal(0.0, std, size=x.shape, generator=generator)
+    return noisy.clip(0, 1)
+
+
+def noise_drawn_per_image(x, std, generator=None):  # another order of draws: still right
+    if not 0.0 <= std <= 1.0:
+        raise ValueError("std out of range")
+    rows = [img + std * torch.randn(img.shape, generator=generator) for img in x.flip(0)]
+    return torch.stack(rows[::-1]).clamp(0, 1)
+
+
+def _noise_slip(kind):
+    def noise(x, std, generator=None):
+        if not 0 <= std <= 1:
+            raise ValueError("std out of range")
+        if kind == "variance":
+            return (x + std**2 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+        if kind == "uniform":
+            return (x + std * (2 * torch.rand(x.shape, generator=generator) - 1)).clamp(0, 1)
+        if kind == "no clip":
+            return x + std * torch.randn(x.shape, generator=generator)
+        if kind == "global":
+            return (x + std * torch.randn(x.shape)).clamp(0, 1)
+        if kind == "one value":
+            return (x + std * torch.randn((), generator=generator)).clamp(0, 1)
+        if kind == "in place":
+            return x.add_(std * torch.randn(x.shape, generator=generator)).clamp_(0, 1)
+        raise AssertionError(kind)
+
+    return noise
+
+
+NOISE_RIGHT = [noise_with_randn_like, noise_with_normal, noise_drawn_per_image]
+NOISE_WRONG = {
+    "variance for std": (_noise_slip("variance"), "N(0, std^2) noise clipped"),
+    "uniform noise": (_noise_slip("uniform"), "N(0, std^2) noise clipped"),
+    "not clipped": (_noise_slip("no clip"), "outside [0, 1]"),
+    "global generator": (_noise_slip("global"), "two generators seeded alike"),
+    "one value per batch": (_noise_slip("one value"), "N(0, std^2) noise clipped"),
+    "in place": (_noise_slip("in place"), "it changed its input"),
+    "no range check": (lambda x, std, generator=None: noise_with_normal(x, min(std, 1.0),
+                                                                       generator), "ValueError"),
+}  # fmt: skip
+
+
+def denoise_with_dataloader(model, x, optimizer, batch_size, std, generator):
+    model.train()
+    total = 0.0
+    loader = DataLoader(x, batch_size=batch_size, shuffle=True, generator=generator)
+    for clean in loader:
+        noisy = (clean + std * torch.randn_like(clean)).clamp(0, 1)  # fresh noise, global
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(noisy), clean)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * clean.shape[0]
+    return total / len(x)
+
+
+def denoise_with_its_generator(model, x, optimizer, batch_size, std, generator):
+    gaussian_noise = written("gaussian_noise")
+    model.train()
+    order, total = torch.randperm(len(x), generator=generator), 0.0
+    for rows in order.split(batch_size):
+        clean = x[rows]
+        loss = nn.functional.mse_loss(model(gaussian_noise(clean, std, generator)), clean)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(rows)
+    return total / len(x)
+
+
+def _denoise_slip(kind):
+    def epoch(model, x, optimizer, batch_size, std, generator):
+        model.train()
+        total = 0.0
+        for idx in batches(len(x), batch_size, shuffle=True, generator=generator):
+            clean = x[idx]
+            noisy = (clean + std * torch.randn_like(clean)).clamp(0, 1)
+            if kind == "no noise":
+                noisy = clean
+            if kind == "noise as variance":
+                noisy = (clean + std**2 * torch.randn_like(clean)).clamp(0, 1)
+            target = noisy if kind == "noisy target" else clean
+            loss = nn.functional.mse_loss(model(noisy), target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        return total / len(x)
+
+    return epoch
+
+
+DENOISE_RIGHT = [denoise_with_dataloader, denoise_with_its_generator]
+DENOISE_WRONG = {
+    "noisy target": (_denoise_slip("noisy target"), "against the clean batch"),
+    "no noise": (_denoise_slip("no noise"), "Gaussian noise of that standard deviation"),
+    "variance for std": (_denoise_slip("noise as variance"), "Gaussian noise of that standard"),
+}
+
+RIGHT = {
+    "train_epoch": TRAIN_EPOCH_RIGHT,
+    "gaussian_noise": NOISE_RIGHT,
+    "denoising_epoch": DENOISE_RIGHT + [lambda *a: written("denoising_epoch")(*a)],
+}
+WRONG = {"train_epoch": TRAIN_EPOCH_WRONG, "gaussian_noise": NOISE_WRONG,
+         "denoising_epoch": DENOISE_WRONG}  # fmt: skip
+
+
+def _verdicts(step_id: str, answer) -> list[str | None]:
+    step = find_step(step_id)
+    return [check_case(step, case, answer) for case in step.cases]
+
+
+@pytest.mark.parametrize(
+    ("step_id", "answer"),
+    [(step_id, answer) for step_id, answers in RIGHT.items() for answer in answers],
+    ids=lambda v: v if isinstance(v, str) else getattr(v, "__name__", "variant"),
+)
+def test_a_correct_answer_written_another_way_earns_every_case(step_id, answer):
+    assert _verdicts(step_id, answer) == [None] * len(find_step(step_id).cases)
+
+
+@pytest.mark.parametrize(
+    ("step_id", "mistake"),
+    [(step_id, mistake) for step_id, mistakes in WRONG.items() for mistake in mistakes],
+)
+def test_a_typical_mistake_loses_points_and_the_hint_says_what_was_seen(step_id, mistake):
+    answer, hint = WRONG[step_id][mistake]
+    failed = [v for v in _verdicts(step_id, answer) if v is not None]
+    assert failed, f"{mistake} passes every case of {step_id}"
+    assert any(hint in v for v in failed), failed
