@@ -219,13 +219,97 @@ DENOISE_WRONG = {
     "variance for std": (_denoise_slip("noise as variance"), "Gaussian noise of that standard"),
 }
 
-RIGHT = {
+# --- Modules: judged by what each parameter does, not by the order it was created in ---------
+
+
+class EncoderOwnParameters(nn.Module):  # the bias first, the weight stored as (784, k)
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.b = nn.Parameter(torch.zeros(latent_dim))
+        self.w = nn.Parameter(torch.randn(784, latent_dim) / 28)
+
+    def forward(self, x):
+        return x.reshape(len(x), -1) @ self.w + self.b
+
+
+class DecoderSequential(nn.Module):
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, 784), nn.Unflatten(1, (1, 28, 28)))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class TiedBiasesFirst(nn.Module):  # decoder bias, encoder bias, then W stored as (784, k)
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.out_bias = nn.Parameter(torch.zeros(784))
+        self.code_bias = nn.Parameter(torch.zeros(latent_dim))
+        self.W = nn.Parameter(torch.randn(784, latent_dim) * 0.01)
+
+    def forward(self, x):
+        if x.dim() != 4 or x.shape[1:] != (1, 28, 28):
+            raise ValueError("expected images (B, 1, 28, 28)")
+        code = torch.addmm(self.code_bias, x.flatten(1), self.W)
+        return torch.addmm(self.out_bias, code, self.W.T).unflatten(1, (1, 28, 28))
+
+
+class EncoderLayersApart(nn.Module):  # the norms created before the convolutions
+    def __init__(self):
+        super().__init__()
+        self.norms = nn.ModuleList([nn.BatchNorm2d(32), nn.BatchNorm2d(64)])
+        self.convs = nn.ModuleList([nn.Conv2d(1, 32, 3, 2, 1), nn.Conv2d(32, 64, 3, 2, 1)])
+
+    def forward(self, x):
+        for conv, norm in zip(self.convs, self.norms):
+            x = torch.relu(norm(conv(x)))
+        return x
+
+
+class EncoderWithReLUFirst(EncoderLayersApart):  # a real mistake: ReLU before BatchNorm
+    def forward(self, x):
+        for conv, norm in zip(self.convs, self.norms):
+            x = norm(torch.relu(conv(x)))
+        return x
+
+
+class TiedTwoMatrices(nn.Module):  # a real mistake: the decoder has a matrix of its own
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(784, latent_dim), nn.Linear(latent_dim, 784)
+
+    def forward(self, x):
+        return self.dec(self.enc(x.flatten(1))).view(-1, 1, 28, 28)
+
+
+class TiedWithoutDecoderBias(TiedBiasesFirst):  # a real mistake: a parameter without a role
+    def forward(self, x):
+        code = torch.addmm(self.code_bias, x.flatten(1), self.W)
+        return (code @ self.W.T).unflatten(1, (1, 28, 28))
+
+
+MODULES_RIGHT = {
+    "linear_encoder": [EncoderOwnParameters],
+    "linear_decoder": [DecoderSequential],
+    "tied_autoencoder": [TiedBiasesFirst],
+    "denoising_encoder": [EncoderLayersApart],
+}
+MODULES_WRONG = {
+    "denoising_encoder": {"ReLU before BatchNorm": (EncoderWithReLUFirst, "differs from")},
+    "tied_autoencoder": {
+        "two matrices": (TiedTwoMatrices, "its parameters are shaped"),
+        "no decoder bias": (TiedWithoutDecoderBias, "has no role in your forward()"),
+    },
+}
+
+RIGHT = MODULES_RIGHT | {
     "train_epoch": TRAIN_EPOCH_RIGHT,
     "gaussian_noise": NOISE_RIGHT,
     "denoising_epoch": DENOISE_RIGHT + [lambda *a: written("denoising_epoch")(*a)],
 }
-WRONG = {"train_epoch": TRAIN_EPOCH_WRONG, "gaussian_noise": NOISE_WRONG,
-         "denoising_epoch": DENOISE_WRONG}  # fmt: skip
+WRONG = MODULES_WRONG | {"train_epoch": TRAIN_EPOCH_WRONG, "gaussian_noise": NOISE_WRONG,
+                         "denoising_epoch": DENOISE_WRONG}  # fmt: skip
 
 
 def _verdicts(step_id: str, answer) -> list[str | None]:

@@ -321,7 +321,7 @@ def test_masking_noise_written_another_way_earns_every_case(answer):
     ("answer", "observed"),
     [
         (_mask_inverted, "70% of the pixels were set to 0 for fraction 0.3, not 30%"),
-        (_mask_with_the_global_generator, "two generators seeded alike gave two different masks"),
+        (_mask_with_the_global_generator, "two generators seeded alike gave two different results"),
         (_mask_like_dropout, "are neither kept as they were nor set to 0"),
         (_mask_in_place, "it changed its input"),
         (_mask_without_the_range_check, "for level 2.0 it runs; it should raise ValueError"),

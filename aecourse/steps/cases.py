@@ -1,9 +1,12 @@
 """Test cases that every lesson's steps are made of: a module's parameters, its outputs on
 the lesson's own weights, its gradients, and how it answers a wrong input.
 
-Weights are handed over by position (the order in which the module registers them), so a
-learner may name the layers as they like, as long as they are the lesson's layers in the
-lesson's order; their own initialisation never decides a verdict.
+The lesson's weights are handed over by role, not by the order a module creates its
+parameters in: each of the learner's parameters may take any of the lesson's of its shape (or
+of its shape transposed, for a matrix stored the other way round), and a module passes if one
+such assignment (:func:`assignments`) gives the lesson's outputs and gradients. So a learner
+may name, order and store the layers as they like; what each parameter does is what counts,
+and their own initialisation never decides a verdict.
 """
 
 from __future__ import annotations
@@ -27,21 +30,57 @@ def shapes(model: torch.nn.Module) -> list[tuple[int, ...]]:
     return [tuple(p.shape) for p in model.parameters()]
 
 
-def load_weights(model: torch.nn.Module, weights: list[torch.Tensor]) -> None:
-    """Copy ``weights`` into ``model``'s parameters, in order (the shapes were compared)."""
+def load_weights(
+    model: torch.nn.Module, weights: list[torch.Tensor], roles: Assignment | None = None
+) -> None:
+    """Copy ``weights`` into ``model``'s parameters: in order, or as ``roles`` assigns them."""
+    roles = roles or [(i, False) for i in range(len(weights))]
     with torch.no_grad():
-        for param, value in zip(model.parameters(), weights, strict=True):
-            param.copy_(value)
+        for param, (j, flipped) in zip(model.parameters(), roles, strict=True):
+            param.copy_(weights[j].T if flipped else weights[j])
+
+
+Assignment = list[tuple[int, bool]]  # per parameter of the answer: (the lesson's, transposed?)
+MAX_ASSIGNMENTS = 24
+
+
+def assignments(mine: list[tuple[int, ...]], lessons: list[tuple[int, ...]]) -> list[Assignment]:
+    """The ways to give the learner's parameters (shaped ``mine``) the lesson's (``lessons``):
+    one each, of the same shape or, for a matrix, transposed. The creation order's own
+    assignment comes first; at most :data:`MAX_ASSIGNMENTS`."""
+    if len(mine) != len(lessons):
+        return []
+    options = []
+    for i, shape in enumerate(mine):
+        same = [(j, False) for j, other in enumerate(lessons) if other == shape]
+        flipped = len(shape) == 2 and shape[0] != shape[1]
+        turned = [(j, True) for j, other in enumerate(lessons) if flipped and other == shape[::-1]]
+        options.append(sorted(same + turned, key=lambda o, i=i: (o[0] != i, o[1], o[0])))
+    found: list[Assignment] = []
+
+    def walk(chosen: Assignment, used: set[int]) -> None:
+        if len(found) == MAX_ASSIGNMENTS:
+            return
+        if len(chosen) == len(mine):
+            found.append(list(chosen))
+            return
+        for j, turned in options[len(chosen)]:
+            if j not in used:
+                walk([*chosen, (j, turned)], used | {j})
+
+    walk([], set())
+    return found
 
 
 def with_weights(make: Any, inputs: dict) -> tuple[torch.nn.Module | None, dict]:
-    """Build ``make(**args)`` and, if its parameters are shaped as the reference's, load the
-    reference's weights into it: (the model, or None if the shapes differ; its shapes)."""
+    """Build ``make(**args)`` and, if its parameters can take the reference's, load them in
+    the first way they can (:func:`assignments`): (the model, or None; its shapes)."""
     model = build(make, inputs["args"])
     found: dict = {"shapes": shapes(model)}
-    if found["shapes"] != [tuple(w.shape) for w in inputs["weights"]]:
+    roles = assignments(found["shapes"], [tuple(w.shape) for w in inputs["weights"]])
+    if not roles:
         return None, found
-    load_weights(model, inputs["weights"])
+    load_weights(model, inputs["weights"], roles[0])
     return model, found
 
 
@@ -65,26 +104,41 @@ def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int, extra: tuple 
 
 
 def run_module(make: Any, inputs: dict) -> dict:
-    """Build ``make(**args)``; with the reference's weights, run the input batch forwards and a
-    fixed weighted sum of the output (of each output, for a module that returns several, e.g.
-    a VAE's mean and log-variance) backwards. Only shapes, outputs and gradients go back. The
-    global generator is seeded first, for a module that samples."""
-    model, found = with_weights(make, inputs)
-    if model is None:
-        return found
-    torch.manual_seed(inputs["seed"])
-    out = model(inputs["x"], *inputs["extra"])
-    outs = tuple(out) if isinstance(out, tuple | list) else (out,)
-    tensors = [o for o in outs if isinstance(o, torch.Tensor)]
-    found["out"] = [_plain(o) for o in outs]
-    if tensors and all(o.requires_grad for o in tensors):
-        total = sum((o * torch.linspace(-1, 1, o.numel()).view(o.shape)).sum() for o in tensors)
-        total.backward()
-        found["grads"] = [
-            torch.zeros(0) if p.grad is None else p.grad.detach().clone()
-            for p in model.parameters()
-        ]
+    """Build ``make(**args)``; for each way its parameters can take the reference's weights
+    (:func:`assignments`), run the input batch forwards and a fixed weighted sum of the output
+    (of each output, for a module that returns several, e.g. a VAE's mean and log-variance)
+    backwards. Only shapes, and each way's outputs and gradients (in the reference's order of
+    parameters) go back. The global generator is seeded first, for a module that samples."""
+    model = build(make, inputs["args"])
+    found: dict = {"shapes": shapes(model), "ways": []}
+    for roles in assignments(found["shapes"], [tuple(w.shape) for w in inputs["weights"]]):
+        load_weights(model, inputs["weights"], roles)
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(inputs["seed"])
+        out = model(inputs["x"], *inputs["extra"])
+        outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+        tensors = [o for o in outs if isinstance(o, torch.Tensor)]
+        way: dict = {"out": [_plain(o) for o in outs]}
+        if tensors and all(o.requires_grad for o in tensors):
+            total = sum((o * torch.linspace(-1, 1, o.numel()).view(o.shape)).sum() for o in tensors)
+            total.backward()
+            grads: list[torch.Tensor] = [torch.zeros(0)] * len(roles)
+            for p, (j, turned) in zip(model.parameters(), roles, strict=True):
+                if p.grad is not None:
+                    grads[j] = (p.grad.T if turned else p.grad).detach().clone()
+            way["grads"] = grads
+        found["ways"].append(way)
     return found
+
+
+def best_way(got: dict, exp: dict, problem: Any) -> str | None:
+    """None if one of the answer's ways to take the lesson's weights passes ``problem(way,
+    expected way)``; else the problem of the first way (the creation order's own)."""
+    ways = got.get("ways") or []
+    found = [problem(way, exp["ways"][0]) for way in ways]
+    if any(f is None for f in found):
+        return None
+    return found[0] if found else "its parameters cannot take the lesson's weights"
 
 
 def _plain(value: Any) -> Any:
@@ -110,10 +164,10 @@ def outputs_problem(got: Any, expected: list, names: tuple[str, ...], hint: str)
 
 
 def _shape_problem(got: dict, expected: dict, shape_hint: str) -> str | None:
-    if got["shapes"] != expected["shapes"]:
+    if not assignments(got["shapes"], expected["shapes"]):
         return (
-            f"its parameters are shaped {got['shapes']}, the lesson's model has "
-            f"{expected['shapes']} (in that order): {shape_hint}"
+            f"its parameters are shaped {sorted(got['shapes'])}, the lesson's model has "
+            f"{sorted(expected['shapes'])} (in any order): {shape_hint}"
         )
     return None
 
@@ -145,9 +199,8 @@ def forward_case(
     several) for a batch of ``x_shape`` is the lesson's."""
 
     def judge(got: dict, exp: dict) -> str | None:
-        return first_problem(
-            _shape_problem(got, exp, shape_hint),
-            outputs_problem(got.get("out"), exp["out"], outputs, value_hint),
+        return _shape_problem(got, exp, shape_hint) or best_way(
+            got, exp, lambda way, e: outputs_problem(way.get("out"), e["out"], outputs, value_hint)
         )
 
     return Case(
@@ -169,20 +222,19 @@ def backward_case(
 ) -> Case:
     """Gradients reach every parameter as they do in the lesson's model."""
 
-    def judge(got: dict, exp: dict) -> str | None:
-        problem = _shape_problem(got, exp, shape_hint)
-        if problem or "grads" not in got:
-            return problem or "the output does not depend on the parameters (no gradient)"
-        for i, (g, e) in enumerate(zip(got["grads"], exp["grads"], strict=True)):
+    def gradients(way: dict, e: dict) -> str | None:
+        if "grads" not in way:
+            return "the output does not depend on the parameters (no gradient)"
+        for g, want in zip(way["grads"], e["grads"], strict=True):
             if g.numel() == 0:
-                return f"parameter {i} {tuple(e.shape)} gets no gradient: use it in forward()"
-            hint = (
-                "is every parameter used as the lesson says (e.g. transposed where it should be)?"
-            )
-            problem = close(g, e, f"the gradient of parameter {i}", hint)
+                return f"the lesson's parameter {tuple(want.shape)} has no role in your forward()"
+            problem = close(g, want, f"the gradient of the parameter {tuple(want.shape)}", "")
             if problem:
-                return problem
+                return problem.split(":")[0]
         return None
+
+    def judge(got: dict, exp: dict) -> str | None:
+        return _shape_problem(got, exp, shape_hint) or best_way(got, exp, gradients)
 
     return Case(
         f"gradients for input {x_shape} with {_args(args)}",

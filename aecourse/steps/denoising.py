@@ -61,6 +61,9 @@ def _gaussian_problem(got: dict, exp: dict) -> str | None:
     out = got["out"]
     if out.min() < 0 or out.max() > 1:
         return "some noisy pixels are outside [0, 1]: clip them back"
+    problem = _seeds_problem(got, x)
+    if problem:
+        return problem
     if std == 0:
         return None if torch.equal(out, x) else "noise of std 0 changed the pixels"
     n, on = out.numel(), f"on a batch of grey {grey}, std {std},"
@@ -129,8 +132,7 @@ def _run_draws(noise: Any, inputs: dict) -> dict:
 
 
 def _draws_problem(got: dict, x: torch.Tensor) -> str | None:
-    """What the draws of a noise step show first: x changed, not a tensor, another shape,
-    another draw from a generator seeded alike, the same from another seed."""
+    """What the draws of a noise step show first: x changed, not a tensor, another shape."""
     if not got["unchanged"]:
         return "it changed its input: return a new tensor, leave x as it was"
     out = got["out"]
@@ -138,6 +140,13 @@ def _draws_problem(got: dict, x: torch.Tensor) -> str | None:
         return f"it returned {out[:60]}, not a tensor"
     if tuple(out.shape) != tuple(x.shape):
         return f"the noisy batch has shape {tuple(out.shape)}, expected {tuple(x.shape)}"
+    return None
+
+
+def _seeds_problem(got: dict, x: torch.Tensor) -> str | None:
+    """What the draws from generators seeded alike and otherwise show: not the same draw, or
+    the same draw for another seed (where the noise changed anything)."""
+    out = got["out"]
     if not isinstance(got["again"], torch.Tensor) or not torch.equal(got["again"], out):
         return (
             "two generators seeded alike gave two different results: draw the random "
@@ -166,7 +175,7 @@ def _mask_problem(got: dict, exp: dict) -> str | None:
     allowed = 5 * (level * (1 - level) / x.numel()) ** 0.5 + 1 / x.numel()
     if abs(share - level) > allowed:
         return f"{share:.0%} of the pixels were set to 0 for fraction {level}, not {level:.0%}"
-    return None
+    return _seeds_problem(got, x)
 
 
 def _mask_case(shape, fraction, seed, hidden=False) -> Case:
