@@ -31,7 +31,7 @@ def epoch_with_dataloader(model, x, optimizer, batch_size, generator):
         optimizer.zero_grad()  # after the step: as right as before backward()
         losses.append(loss.item())
         sizes.append(len(batch))
-    return sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)
+    return sum(m * n for m, n in zip(losses, sizes, strict=True)) / sum(sizes)
 
 
 def epoch_with_randperm(model, x, optimizer, batch_size, generator):
@@ -62,7 +62,8 @@ def epoch_with_split(model, x, optimizer, batch_size, generator):
 
 
 def _plain_epoch(model, x, optimizer, batch_size, generator, *, zero=True, shuffle=True,
-                 train=True, weigh=True, step_each=True, drop_last=False, own_generator=True):  # fmt: skip
+                 train=True, weigh=True, step_each=True, drop_last=False,
+                 own_generator=True):  # fmt: skip
     """The lesson's epoch with one slip switched on: the typical mistakes below."""
     if train:
         model.train()
@@ -262,14 +263,14 @@ class EncoderLayersApart(nn.Module):  # the norms created before the convolution
         self.convs = nn.ModuleList([nn.Conv2d(1, 32, 3, 2, 1), nn.Conv2d(32, 64, 3, 2, 1)])
 
     def forward(self, x):
-        for conv, norm in zip(self.convs, self.norms):
+        for conv, norm in zip(self.convs, self.norms, strict=True):
             x = torch.relu(norm(conv(x)))
         return x
 
 
 class EncoderWithReLUFirst(EncoderLayersApart):  # a real mistake: ReLU before BatchNorm
     def forward(self, x):
-        for conv, norm in zip(self.convs, self.norms):
+        for conv, norm in zip(self.convs, self.norms, strict=True):
             x = norm(torch.relu(conv(x)))
         return x
 
