@@ -9,7 +9,13 @@ import pytest
 from aecourse.steps import find_step
 from aecourse.teach.judging import step_calls
 from aecourse.teach.lessons import LESSONS_DIR, find_lessons
-from aecourse.teach.markup import exercises, graded_cells, setup_source, solution_lines
+from aecourse.teach.markup import (
+    exercises,
+    graded_cells,
+    questions,
+    setup_source,
+    solution_lines,
+)
 from aecourse.teach.release import AssignmentError, find_leaks, release
 
 LESSONS = find_lessons(LESSONS_DIR)
@@ -84,9 +90,11 @@ def test_every_lesson_has_one_exercise_per_test_cell_and_setup_cells():
     for path in LESSONS:
         nb = nbformat.read(path, as_version=4)
         found = exercises(nb)
-        assert [e.test_id for e in found] == [
-            k for k, v in graded_cells(nb).items() if v
-        ], path.name  # fmt: skip
+        written = [q.grade_id for q in questions(nb)]
+        graded = [k for k, v in graded_cells(nb).items() if v]
+        assert [e.test_id for e in found] == [k for k in graded if k not in written], path.name
+        assert sorted(written) == sorted(set(graded) - {e.test_id for e in found}), path.name
+        assert len(written) >= 3, path.name
         for exercise in found:
             hidden = [c for s, _ in step_calls(exercise.visible) for c in find_step(s).cases
                       if c.hidden]  # fmt: skip
@@ -124,7 +132,8 @@ def test_a_subset_of_steps_is_graded_and_the_other_steps_are_shown_solved(tmp_pa
     (path,) = release(course=tmp_path, steps=["linear_encoder", "train_epoch"])
     assert path.name == "01_linear_autoencoder.ipynb"
     source = nbformat.read(tmp_path / "source" / path.stem / path.name, as_version=4)
-    assert graded_cells(source) == {"linear_encoder": 2, "train_epoch": 3}  # what grading reads
+    assert graded_cells(source) == {"linear_encoder": 2, "train_epoch": 3,  # what grading reads
+                                    "q01_1": 1, "q01_2": 1, "q01_3": 1}  # fmt: skip
     text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
     assert "self.linear = nn.Linear(latent_dim, 28 * 28)" in text  # the decoder, shown solved
     assert 'check_step("linear_decoder", LinearDecoder)' in text  # its check still runs

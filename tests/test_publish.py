@@ -101,7 +101,18 @@ def test_editions_of_every_lesson():
         text = "\n".join(c.source for c in instructor.cells)
         assert all(line in text for line in solution_lines(source)), path.name
         assert "Instructor edition" in instructor.cells[1].source
-        assert all("hide-input" in instructor.cells[i + 1].metadata["tags"] for i in graded)
+        code = [i for i in graded if source.cells[i].cell_type == "code"]
+        assert all("hide-input" in instructor.cells[i + 1].metadata["tags"] for i in code)
+        # Written answers: nbgrader's stub for the student, the model answer in a fold for the
+        # instructor edition's reader; at least three per lesson, a point each.
+        written = [i for i in graded if source.cells[i].cell_type == "markdown"]
+        assert len(written) >= 3, path.name
+        assert all(student.cells[i].source == "YOUR ANSWER HERE" for i in written)
+        for i in written:
+            fold = instructor.cells[i + 1].source
+            assert fold.startswith("````{admonition} Check your answer\n:class: dropdown")
+            assert "**Model answer.**" in fold and "### BEGIN SOLUTION" not in fold
+            assert source.cells[i].metadata["nbgrader"]["points"] > 0
         for notebook in (student, instructor):
             assert "NBVAL_CHECK_OUTPUT" not in "\n".join(c.source for c in notebook.cells)
             assert WIDGET_VIEW not in json.dumps(notebook)
@@ -132,11 +143,12 @@ def test_the_learners_copy_checks_an_answer_with_its_visible_test():
             script += (
                 f"\nprint('=== exercise {number}')\ntry:\n    exec({stub!r})\n"
                 f"    exec({test!r})\nexcept Exception as err:\n"
-                f"    print('STUB FAILS:', type(err).__name__, err)\nexec({answer!r})\n"
-                f"exec({test!r})\n"
+                f"    print('STUB FAILS:', type(err).__name__, err)\n"
+                f"print('=== answer')\nexec({answer!r})\nexec({test!r})\n"
             )
         env = {**os.environ, "MPLBACKEND": "Agg", "AECOURSE_PROGRESS": "0",
                "AECOURSE_PROFILE": "quick", "AECOURSE_DEVICE": "cpu"}  # fmt: skip
+        script = "import sys\nsys.stderr = sys.stdout\n" + script  # a stand-in says so there
         result = subprocess.run([sys.executable, "-c", script], capture_output=True,
                                 text=True, env=env, cwd=LESSONS_DIR, timeout=600)  # fmt: skip
         assert result.returncode == 0, (path.name, result.stderr[-2000:])
@@ -145,8 +157,11 @@ def test_the_learners_copy_checks_an_answer_with_its_visible_test():
         for exercise, said in zip(found, printed, strict=True):
             steps = step_calls(exercise.visible)
             passed = f"✓ {steps[0][1]}: " if steps else "Correct"  # a build step, or a check
-            stub_said, _, answer_said = said.partition("STUB FAILS:")
+            stub_said, _, answer_said = said.partition("=== answer")
             assert answer_said and passed not in stub_said, (path.name, exercise.test_id, said)
+            # a step's stub is stood in for, and says so; any other exercise's stub fails
+            unwritten = "is not written yet" if steps else "STUB FAILS:"
+            assert unwritten in stub_said, (path.name, exercise.test_id, said)
             assert passed in answer_said, (path.name, exercise.test_id, said)
 
 
@@ -279,9 +294,13 @@ def test_student_edition_holds_no_answer_in_book_slides_or_downloads(books, slid
             "book page": _text((books["instructor"] / "lessons" / f"{path.stem}.html").read_text()),
             "slides": _text(slides["instructor"][n].read_text()),
         }
+        code = _source(path)  # the code's solutions line by line; the written answers in folds
+        code.cells = [c for c in code.cells if c.cell_type == "code"]
         for where, text in instructor.items():
-            assert all(line in text for line in solution_lines(_source(path))), (path.name, where)
+            assert all(line in text for line in solution_lines(code)), (path.name, where)
             assert "Instructor edition" in text
+        page = instructor["book page"]
+        assert page.count("Check your answer") >= 3 and "Model answer." in page, path.name
 
 
 def test_book_has_every_lesson_page_with_its_figures(books):

@@ -6,7 +6,9 @@
   cells that report on the steps (:func:`reports_on_steps`), no nbgrader metadata. The
   rest of each lesson keeps its committed outputs, so it reads like the lecture it is.
 * The **instructor edition** keeps the solutions and hidden tests with their markers, in cells
-  the book shows collapsed, under a note that says which edition this is.
+  the book shows collapsed, under a note that says which edition this is; the model answers
+  to the written questions sit behind a "Check your answer" fold. (The student edition has
+  nbgrader's "YOUR ANSWER HERE" in their place.)
 
 The book (:mod:`~aecourse.teach.book`), the slides (:mod:`~aecourse.teach.slides`) and a
 learner's working copy (:func:`student_workspace`, for ``make lab``) are made from these
@@ -22,7 +24,7 @@ import nbformat
 
 from aecourse.teach import EDITIONS
 from aecourse.teach.lessons import LESSONS_DIR, find_lessons, without_widget_views
-from aecourse.teach.markup import student_source, without_nbval_marks
+from aecourse.teach.markup import regions, student_source, without_nbval_marks
 
 STEP_REPORT = re.compile(r"\b(check_step|show_steps)\(")
 INSTRUCTOR_NOTE = (
@@ -47,10 +49,12 @@ def edition_copy(
         exercise = cell.metadata.get("nbgrader", {})
         exercise = exercise.get("solution") or exercise.get("grade")
         if edition == "student":
-            cell.source = student_source(cell.source)
+            cell.source = student_source(cell.source, markdown=cell.cell_type == "markdown")
             cell.metadata.pop("nbgrader", None)
             if cell.cell_type == "code" and (exercise or reports_on_steps(cell.source)):
                 cell.outputs, cell.execution_count = [], None
+        elif cell.cell_type == "markdown" and exercise:  # a written answer: folded in the book
+            cell.source = check_your_answer(cell.source)
         else:
             cell.source = without_nbval_marks(cell.source)
             if exercise:  # the book shows these cells collapsed
@@ -64,6 +68,14 @@ def edition_copy(
         note.metadata["slideshow"] = {"slide_type": "fragment"}
         notebook.cells.insert(1, note)
     return without_widget_views(notebook)
+
+
+def check_your_answer(source: str) -> str:
+    """A written answer's model answer, as the instructor edition shows it: behind a "Check
+    your answer" fold (a MyST dropdown in the book), for self-study readers to open after
+    writing their own."""
+    answer = "\n".join(line for kind, line in regions(source) if kind == "solution")
+    return f"````{{admonition}} Check your answer\n:class: dropdown\n\n{answer}\n````"
 
 
 def reports_on_steps(source: str) -> bool:

@@ -24,6 +24,7 @@ HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 MARKERS = SOLUTION + HIDDEN_TESTS
 NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"  # for nbval, not for readers
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")  # what nbgrader's release writes
+TEXT_STUB = "YOUR ANSWER HERE"  # ... in a written answer's cell (a markdown solution)
 
 
 class MarkupError(ValueError):
@@ -57,14 +58,15 @@ def without_markers(source: str) -> str:
     return "\n".join(line for kind, line in regions(source) if kind in ("code", "solution"))
 
 
-def student_source(source: str) -> str:
+def student_source(source: str, markdown: bool = False) -> str:
     """A cell's source as released to students: each solution replaced by nbgrader's stub (at
-    the solution's indentation), hidden tests and nbval markers cut."""
+    the solution's indentation; :data:`TEXT_STUB` in a ``markdown`` cell), hidden tests and
+    nbval markers cut."""
     kept = []
     for kind, line in regions(source):
         if kind == "marker" and line.strip() == SOLUTION[0]:
             indent = line[: len(line) - len(line.lstrip())]
-            kept += [indent + stub for stub in STUB]
+            kept += [TEXT_STUB] if markdown else [indent + stub for stub in STUB]
         elif kind == "code":
             kept.append(line)
     return "\n".join(kept).strip("\n")
@@ -125,6 +127,29 @@ def graded_cells(notebook: nbformat.NotebookNode) -> dict[str, float]:
     """``grade_id -> points`` of the cells nbgrader grades."""
     cells = (c.metadata.get("nbgrader", {}) for c in notebook.cells)
     return {m["grade_id"]: m.get("points", 0) for m in cells if m.get("grade")}
+
+
+@dataclass
+class Question:
+    """A written answer that a person marks: nbgrader's manually graded answer cell (markdown,
+    ``solution`` and ``grade`` set), after the cell that asks the question."""
+
+    grade_id: str
+    points: float
+    prompt: str  # the cell before it: the question as the lesson asks it
+    model_answer: str  # the instructor's answer, without nbgrader's markers
+
+
+def questions(source: nbformat.NotebookNode) -> list[Question]:
+    """The lesson's questions, in order."""
+    found = []
+    for i, cell in enumerate(source.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+            prompt = source.cells[i - 1].source if i else ""
+            answer = "\n".join(line for kind, line in regions(cell.source) if kind == "solution")
+            found.append(Question(meta["grade_id"], meta.get("points", 0), prompt, answer))
+    return found
 
 
 @dataclass
