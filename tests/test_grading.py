@@ -575,12 +575,27 @@ def _step_attacks(solved) -> dict[str, tuple[nbformat.NotebookNode, float]]:
     }  # fmt: skip
 
 
+WRITTEN = {"q01_1": "=HYPERLINK(\"http://evil\", \"click\")",  # a formula, in a spreadsheet
+           "q01_2": "Slightly above PCA. <script>alert('pwned')</script>"}  # fmt: skip
+
+
+def _with_written(notebook, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """``notebook`` with the written answers ``answers`` (question id -> text) filled in."""
+    nb = copy.deepcopy(notebook)
+    for cell in nb.cells:
+        answer_to = cell.metadata.get("aecourse", {}).get("answer_to")
+        if answer_to in answers:
+            cell.source = answers[answer_to]
+    return nb
+
+
 @isolated
 def test_build_steps_hold_against_a_dishonest_class(lesson_01, tmp_path):
     classroom, blank, solved = lesson_01
     subs = tmp_path / "submissions"
     attacks = _step_attacks(solved)
-    notebooks = {"honest": (solved, 14), "untouched": (blank, 0)} | attacks
+    honest = _with_written(solved, WRITTEN)
+    notebooks = {"honest": (honest, 14), "untouched": (blank, 0)} | attacks
     for student, (nb, _) in notebooks.items():
         (subs / student).mkdir(parents=True)
         nbformat.write(nb, subs / student / f"{LINEAR}.ipynb")
@@ -598,6 +613,20 @@ def test_build_steps_hold_against_a_dishonest_class(lesson_01, tmp_path):
             student, rows[student].review
         )  # fmt: skip
     assert "runs IPython's '%%capture'" in rows["magic_first_line"].review
+    # Written answers: 0 points until a person marks them; grades.csv says which wait, the
+    # unanswered one scores 0 and is named, and the export is safe to open in a spreadsheet.
+    assert rows["honest"].max_score == 17 and rows["untouched"].pending == ""
+    assert rows["honest"].pending == "2 points of written answers wait for a person: q01_1, q01_2"
+    assert "q01_3 case 'written answer': not answered" in rows["honest"].problems
+    with open(tmp_path / "grades" / "grades.csv") as f:
+        table = {row["student"]: row for row in csv.DictReader(f)}
+    assert table["honest"]["pending"].startswith("2 points") and float(table["honest"]["score"]) == 14
+    with open(tmp_path / "grades" / "written_answers.csv") as f:
+        marked = [row for row in csv.DictReader(f) if row["student"] == "honest"]
+    assert [r["question"] for r in marked] == ["q01_1", "q01_2"]
+    assert marked[0]["answer"].startswith("'=HYPERLINK") and marked[0]["score"] == ""
+    honest_page = (tmp_path / "grades" / "feedback" / "honest" / f"{LINEAR}.html").read_text()
+    assert "<script>alert" not in honest_page and "waits for a person" in honest_page
     assert "matches the package's copy" in rows["pasted_reference"].review
     # The feedback run's checks show the grader's verdicts, not a live reference's.
     page = (tmp_path / "grades" / "feedback" / "replaces_harness" / f"{LINEAR}.html").read_text()

@@ -24,7 +24,8 @@ WHAT_TO_DO = {
     NOT_SUBMITTED: "Send this lesson's notebook.",
     "failed": "Nothing: your instructor will grade it again.",
 }
-COLUMNS = ["student", "lesson", "score", "max_score", "status", "problems", "review"]
+COLUMNS = ["student", "lesson", "score", "max_score", "pending", "status", "problems", "review"]
+ANSWER_COLUMNS = ["student", "lesson", "question", "points", "answer", "score"]
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name",
                     "first_name", "email", "raw_score", "late_submission_penalty", "score",
                     "max_score"]  # fmt: skip
@@ -42,6 +43,7 @@ class Grade:
     problems: str = ""  # for the student: what went wrong, exercise by exercise
     review: str = ""  # for the instructor: solution code that could tamper with its check
     exercises: list[dict] = field(default_factory=list)  # each exercise and its parts
+    pending: str = ""  # what waits for a person: written answers not marked yet
 
     def score_text(self) -> str:
         """The score as a person reads it: "1.5 of 2" or "not submitted"."""
@@ -52,6 +54,12 @@ class Grade:
 
 def not_submitted(student: str, lesson: str, max_score: float) -> Grade:
     return Grade(student, lesson, None, max_score, NOT_SUBMITTED, "no notebook handed in")
+
+
+def as_text(value: str) -> str:
+    """A student's text for a spreadsheet cell: one that starts like a formula (``=``, ``+``,
+    ``-``, ``@``, a tab) gets a leading apostrophe, so a spreadsheet shows it, never runs it."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def write_grades(grades: list[Grade], pages: dict, out: Path, nbgrader=None) -> None:
@@ -67,6 +75,15 @@ def write_grades(grades: list[Grade], pages: dict, out: Path, nbgrader=None) -> 
             row["score"] = "" if grade.score is None else grade.score
             writer.writerow(row)
     (out / "grades.json").write_text(json.dumps([asdict(g) for g in grades], indent=1) + "\n")
+    with open(out / "written_answers.csv", "w", newline="") as f:  # to mark from an export
+        writer = csv.DictWriter(f, fieldnames=ANSWER_COLUMNS)
+        writer.writeheader()
+        for grade in grades:
+            for row in grade.exercises:
+                if row.get("manual") and row.get("answer"):
+                    writer.writerow({"student": grade.student, "lesson": grade.lesson,
+                                     "question": row["grade_id"], "points": row["max_points"],
+                                     "answer": as_text(row["answer"]), "score": ""})  # fmt: skip
     if nbgrader is not None:
         write_gradebook(nbgrader, grades)
         export_gradebook(nbgrader, grades, out / "nbgrader_grades.csv")
@@ -111,6 +128,8 @@ def write_gradebook(nbgrader, grades: list[Grade]) -> None:
                 gradebook.add_submission(grade.lesson, grade.student)
                 try:
                     for exercise in grade.exercises:
+                        if exercise.get("manual") and exercise.get("answer"):
+                            continue  # left to nbgrader's formgrader: it needs a person
                         cell = gradebook.find_grade(exercise["grade_id"], grade.lesson,
                                                     grade.lesson, grade.student)  # fmt: skip
                         cell.auto_score = exercise["points"]

@@ -61,11 +61,12 @@ from aecourse.teach.judging import (
 )
 from aecourse.teach.kernels import run_in_sandbox
 from aecourse.teach.lessons import REFERENCE_ENV
-from aecourse.teach.markup import Exercise, exercises, graded_cells, setup_source
+from aecourse.teach.markup import Exercise, exercises, graded_cells, questions, setup_source
 from aecourse.teach.release import api
 from aecourse.teach.review import review_flags
 from aecourse.teach.sandbox import HOW_TO_ISOLATE, Sandbox
 from aecourse.teach.views import Views, withheld_names
+from aecourse.teach.written import WAITS, pending, written_result
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a submission larger than this is not graded
 MAX_CELLS = 1000
@@ -223,6 +224,7 @@ def grade_submission(
                 **result,
             }
         )
+    results += [written_result(submitted, question) for question in questions(source)]
     env = FEEDBACK_ENV | {GRADED_STEPS_ENV: graded_steps(number, results)}
     notebook = to_run(submitted, found, parameters)
     run, stopped, executed = run_in_sandbox(sandbox, scratch / "run", notebook, timeout, env,
@@ -231,6 +233,8 @@ def grade_submission(
     for result in results:
         for case in result["cases"]:
             message = case["result"]
+            if message == WAITS:
+                continue  # not a problem: a person marks it
             if message != "passed" and f"{result['grade_id']}: {message}" not in problems:
                 problems.append(f"{result['grade_id']} {case_label(case)}: {message}")
     score = round(sum(r["points"] for r in results), 6)  # shares of points: no 2.9999999
@@ -238,6 +242,7 @@ def grade_submission(
     grade = Grade(
         student, lesson, score, max_score, "graded", "; ".join(problems), "; ".join(flags), results
     )
+    grade.pending = pending(results)
     return grade, run
 
 
