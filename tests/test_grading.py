@@ -620,7 +620,8 @@ def test_build_steps_hold_against_a_dishonest_class(lesson_01, tmp_path):
     assert "q01_3 case 'written answer': not answered" in rows["honest"].problems
     with open(tmp_path / "grades" / "grades.csv") as f:
         table = {row["student"]: row for row in csv.DictReader(f)}
-    assert table["honest"]["pending"].startswith("2 points") and float(table["honest"]["score"]) == 14
+    assert table["honest"]["pending"].startswith("2 points")
+    assert float(table["honest"]["score"]) == 14
     with open(tmp_path / "grades" / "written_answers.csv") as f:
         marked = [row for row in csv.DictReader(f) if row["student"] == "honest"]
     assert [r["question"] for r in marked] == ["q01_1", "q01_2"]

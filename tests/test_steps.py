@@ -90,7 +90,7 @@ class FlatOutput(written("tied_autoencoder")):  # forgets to reshape back to ima
 @pytest.mark.parametrize(
     ("step_id", "answer", "hint"),
     [
-        ("linear_encoder", NoFlatten, "one nn.Linear from 28 * 28 = 784"),
+        ("linear_encoder", NoFlatten, "one affine map from the 28 * 28 = 784 pixels"),
         ("linear_encoder", WithReLU, "flatten each image to 784 numbers, then the linear map"),
         ("tied_autoencoder", Untied, "one weight (latent_dim, 784)"),
         ("tied_autoencoder", FlatOutput, "the output has shape (5, 784), expected (5, 1, 28, 28)"),
@@ -174,7 +174,7 @@ def _mse_as_tensor(model, x):
 @pytest.mark.parametrize(
     ("step_id", "answer", "hint"),
     [
-        ("reconstruction_mse", _mse_with_gradients, "measure under torch.no_grad()"),
+        ("reconstruction_mse", _mse_with_gradients, "which measuring does not need"),
         ("reconstruction_mse", _mse_as_tensor, "return a Python number"),
     ],
 )
@@ -397,7 +397,7 @@ def _mean_score(vae, x):
     [
         ("vae_encoder", OneHead, "logvar differs from the lesson's"),
         ("reparameterize", lambda mu, logvar: mu + logvar.exp() * torch.randn_like(mu),
-         "sigma = exp(logvar / 2)"),
+         "sigma^2 = exp(logvar)"),
         ("reparameterize", lambda mu, logvar: mu.data.add_(torch.randn_like(mu)),
          "it changed mu or logvar"),
         ("vae_decoder", SigmoidDecoder, "no sigmoid at the end"),

@@ -25,23 +25,22 @@ NARROW = {"out_channels": 2, "width": 8}
 CROPS, ODD_CROPS = (2, 1, 64, 64), (3, 1, 40, 56)
 
 ENCODER_SHAPES = (
-    "self.down = nn.ModuleList of three Conv2d(..., 3, stride=2, padding=1) from 1 to width, "
-    "2 * width and 4 * width channels, then self.bottleneck = Conv2d(4 * width, 8 * width, 3, "
-    "padding=1)"
+    "three 3x3 stride-2 convolutions that double the channels from width (1 to width, to "
+    "2 * width, to 4 * width), then one 3x3 convolution to 8 * width that keeps the size"
 )
 ENCODER_VALUES = (
-    "before each stride-2 convolution note the size it takes in (tuple(x.shape[-2:])), then "
-    "a ReLU after every convolution; return the bottleneck's output and the three sizes"
+    "every convolution is followed by a ReLU; the sizes it returns are the heights and widths "
+    "that the three halving stages took in, in order"
 )
 DECODER_SHAPES = (
-    "self.up = nn.ModuleList of three ConvTranspose2d(..., 3, stride=2, padding=1): 8 * width "
-    "to 2 * width, 2 * width to width, width to out_channels"
+    "three 3x3 stride-2 transposed convolutions that mirror the encoder: 8 * width channels "
+    "to 2 * width, to width, to out_channels"
 )
 DECODER_VALUES = (
-    "each transposed convolution gets output_size= the encoder's sizes, last first "
-    "(sizes[2], sizes[1], sizes[0]); a ReLU after the first two, a sigmoid after the last"
+    "each stage must give back the size the matching encoder stage took in (the deepest "
+    "first), and the colours must lie in [0, 1]"
 )
-COLORIZER_SHAPES = "self.encoder = ColorEncoder(width), then self.decoder = ColorDecoder(...)"
+COLORIZER_SHAPES = "an encoder and a decoder of the given width, and nothing else"
 
 
 def _sizes(x_shape: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -113,16 +112,16 @@ def _run_predict(predict_colors: Any, inputs: dict) -> dict:
 
 def _judge_predict(got: dict, exp: dict) -> str | None:
     if not got["eval"]:
-        return "switch the model to evaluation mode first: model.eval()"
+        return "the model was left in training mode: predictions are made in evaluation mode"
     if got["grads"]:
-        return "its forward passes built graphs for gradients: predict under torch.no_grad()"
+        return "its forward passes built graphs for gradients, which predicting does not need"
     if got["largest"] > exp["largest"]:
         return (
             f"it ran the model on {got['largest']} images at once: batches of at most "
-            "batch_size (gray[i : i + batch_size]), so that a large test split fits in memory"
+            "batch_size, so that a large test split fits in memory"
         )
-    return close(got["out"], exp["out"], "the colours", "the model's output for every image, "
-                 "in order: torch.cat of the batches")  # fmt: skip
+    return close(got["out"], exp["out"], "the colours", "one output per image, in the "
+                 "images' order")  # fmt: skip
 
 
 def _predict_case(n: int, batch_size: int, seed: int, hidden: bool = False) -> Case:
@@ -157,7 +156,7 @@ def _run_gain(psnr_gain: Any, inputs: dict) -> dict:
 
 def _judge_gain(got: dict, exp: dict) -> str | None:
     if not got["number"]:
-        return "return a Python number (.item()), in dB"
+        return "it should return a Python number (in dB), not a tensor"
     return close(
         got["gain"],
         exp["gain"],
@@ -214,7 +213,7 @@ STEPS = (
                 {},
                 (2, 3, 64, 64),
                 "ValueError",
-                "call check_gray_batch(x, 'ConvColorizer') first",
+                "a colour batch or a crop too small for three halvings must be refused",
             ),
             raises_case(NARROW, (2, 1, 8, 8), "ValueError", "check x first", hidden=True),
         ),

@@ -186,14 +186,13 @@ def _mask_case(shape, fraction, seed, hidden=False) -> Case:
 # --- the model: modules without arguments ---------------------------------------------------
 
 ENCODER_SHAPES = (
-    "Conv2d(1, 32, 3, stride=2, padding=1), BatchNorm2d(32), ReLU, then the same from 32 to 64 "
-    "channels, in self.layers = nn.Sequential(...)"
+    "two 3x3 stride-2 convolutions, 1 to 32 to 64 channels, each followed by BatchNorm and a ReLU"
 )
 DECODER_SHAPES = (
     "ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), BatchNorm2d(32), ReLU, "
-    "ConvTranspose2d(32, 1, ...) and a Sigmoid, in self.layers"
+    "a transposed convolution to 1 channel and a Sigmoid"
 )
-AUTOENCODER_SHAPES = "self.encoder = DenoisingEncoder(), then self.decoder = DenoisingDecoder()"
+AUTOENCODER_SHAPES = "an encoder and a decoder as in steps 2 and 3, and nothing else"
 
 
 def _module_cases(x_shape, hidden_x, shape_hint: str, value_hint: str) -> tuple[Case, ...]:
@@ -262,9 +261,9 @@ def _run_psnr(denoised_psnr: Any, inputs: dict) -> dict:
 
 def _judge_psnr(got: dict, exp: dict) -> str | None:
     if not got["number"]:
-        return "return a Python number: .mean().item() of the PSNR per image"
+        return "it should return a Python number, the mean of the PSNR per image"
     if got["grads"]:
-        return "its forward pass built a graph for gradients: measure under torch.no_grad()"
+        return "its forward pass built a graph for gradients, which measuring does not need"
     if not got["eval"]:
         return "switch the model to evaluation mode first (BatchNorm then uses its averages)"
     return close(
@@ -349,7 +348,7 @@ STEPS = (
                 {},
                 (1, 28, 28),
                 "ValueError",
-                "call check_image_batch(x, (1, 28, 28), 'DenoisingAutoencoder') first",
+                "a single image without its batch dimension must be refused",
             ),
             module_raises_case(
                 {}, (4, 784), "ValueError", "check the shape of x first", hidden=True

@@ -52,7 +52,7 @@ def _pair_judge(what: str, hint: str, gradients: bool):
         if problem or not gradients:
             return problem
         if "grads" not in got:
-            return f"{what} is not differentiable in mu and logvar: no .detach() or .item()"
+            return f"{what} is not differentiable in mu and logvar: gradients cannot reach them"
         found = (close(g, e, f"the gradient in {name}", hint) for g, e, name in
                  zip(got["grads"], exp["grads"], ("mu", "logvar"), strict=True))  # fmt: skip
         return first_problem(*found)
@@ -70,10 +70,8 @@ def _pair_case(name, shape, seed, what, hint, *, gradients=False, hidden=False, 
     )
 
 
-DRAW = (
-    "z = mu + sigma * eps with sigma = exp(logvar / 2) and eps = torch.randn_like(mu), drawn once"
-)
-KL = "0.5 * (mu^2 + sigma^2 - log sigma^2 - 1) for each unit, with sigma^2 = exp(logvar)"
+DRAW = "z is mu plus sigma times one standard normal draw per number, sigma^2 = exp(logvar)"
+KL = "it should be the KL divergence of N(mu, sigma^2) from N(0, 1), unit by unit"
 
 
 def _reparameterize_cases() -> tuple[Case, ...]:
@@ -120,8 +118,8 @@ def _run_nll(fn: Any, inputs: dict) -> dict:
 
 
 NLL = (
-    "nn.functional.binary_cross_entropy_with_logits(logits, target, reduction='none'), then "
-    "summed over each image's pixels: .flatten(1).sum(dim=1)"
+    "it should be each image's negative log-likelihood under independent Bernoulli pixels "
+    "(in nats, summed over its pixels), computed from the logits in a way that stays finite"
 )
 
 
@@ -135,7 +133,7 @@ def _nll_judge(gradients: bool):
         if problem or not gradients:
             return problem
         if "grad" not in got:
-            return "it is not differentiable in the logits: no .detach() or .item()"
+            return "it is not differentiable in the logits: gradients cannot reach them"
         return close(got["grad"], exp["grad"], "the gradient in the logits", NLL)
 
     return judge
@@ -197,7 +195,7 @@ def _judge_loss(got: dict, exp: dict) -> str | None:
     if missing:
         return f"the dict has no tensor under {', '.join(map(repr, missing))}"
     if not got["loss_graph"]:
-        return "the loss has no graph for gradients: keep it a tensor (no .item(), no .detach())"
+        return "the loss has no graph for gradients: training could not follow it"
     return first_problem(*(close(got[k], exp[k], repr(k), h) for k, h in LOSS_HINTS.items()))
 
 

@@ -23,9 +23,9 @@ from aecourse.steps.cases import (
 from aecourse.steps.epochs import epoch_case
 
 IMAGES = (5, 1, 28, 28)
-ENCODER_SHAPES = "one nn.Linear from 28 * 28 = 784 pixels to latent_dim numbers, after a flatten"
-DECODER_SHAPES = "one nn.Linear from latent_dim numbers to 784 pixels"
-AUTOENCODER_SHAPES = "self.encoder = LinearEncoder(latent_dim), then self.decoder"
+ENCODER_SHAPES = "one affine map from the 28 * 28 = 784 pixels to latent_dim numbers"
+DECODER_SHAPES = "one affine map from latent_dim numbers to the 784 pixels"
+AUTOENCODER_SHAPES = "the encoder and the decoder of steps 1 and 2, and nothing else"
 TIED_SHAPES = (
     "one weight (latent_dim, 784), then the encoder's bias (latent_dim), then the decoder's (784)"
 )
@@ -94,16 +94,16 @@ def _run_error(reconstruction_mse: Any, inputs: dict) -> dict:
 
 def _judge_error(got: dict, exp: dict) -> str | None:
     if not got["number"]:
-        return "return a Python number: the loss tensor's .item()"
+        return "it should return a Python number, not a tensor"
     if got["grads"]:
-        return "its forward pass built a graph for gradients: measure under torch.no_grad()"
+        return "its forward pass built a graph for gradients, which measuring does not need"
     if not got["eval"]:
-        return "switch the model to evaluation mode first: model.eval()"
+        return "the model was left in training mode: measurements are made in evaluation mode"
     return close(
         got["mse"],
         exp["mse"],
         "the MSE",
-        "the mean over every pixel of every image: nn.functional.mse_loss(model(x), x)",
+        "it should be the mean squared error over every pixel of every image",
     )
 
 
@@ -145,7 +145,7 @@ STEPS = (
             (5, 8),
             (7, 3),
             DECODER_SHAPES,
-            "the linear map, then .view(-1, 1, 28, 28)",
+            "the affine map, its 784 numbers put back in image shape",
         ),
     ),
     Step(
@@ -167,7 +167,7 @@ STEPS = (
                 {"latent_dim": 8},
                 (1, 28, 28),
                 "ValueError",
-                "call check_image_batch(x, (1, 28, 28), 'LinearAutoencoder') first",
+                "a single image without its batch dimension must be refused",
             ),
             raises_case(
                 {"latent_dim": 3},
@@ -210,8 +210,8 @@ STEPS = (
             IMAGES,
             (7, 1, 28, 28),
             TIED_SHAPES,
-            "encode with x.flatten(1) @ weight.T + bias, decode with "
-            "z @ weight + bias, then back to (B, 1, 28, 28)",
+            "the code is W x plus the encoder's bias, the image W transposed times the code "
+            "plus the decoder's bias",
         ),
     ),
 )

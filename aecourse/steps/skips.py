@@ -23,9 +23,9 @@ SKIP_SHAPES = (
     "(256, 64), up4 (128, out_channels), each 3x3, stride 2, padding 1 but up4 (no padding)"
 )
 SKIP_VALUES = (
-    "a ReLU after every layer but the last (a sigmoid); each up layer after the first takes "
-    "torch.cat((previous, encoder map of the same size), dim=1) and output_size= that map's "
-    "size (the input's for up4)"
+    "a ReLU after every layer but the last (a sigmoid, for colours in [0, 1]); each up layer "
+    "after the first also takes the encoder's map of the same size, stacked on its channels, "
+    "and gives back that map's size (the input's, for the last)"
 )
 
 
@@ -60,7 +60,7 @@ def _run(fn: Any, inputs: dict) -> dict:
 def _judge(names: tuple[str, ...], hint: str, number: bool = False):
     def judge(got: dict, exp: dict) -> str | None:
         if number and not got["number"]:
-            return "return a Python number (.item())"
+            return "it should return a Python number, not a tensor"
         if len(got["out"]) != len(exp["out"]):
             return f"it returns {len(got['out'])} values; it should return {' and '.join(names)}"
         found = (
@@ -77,16 +77,12 @@ def _case(what: str, shapes: dict, names, hint, number=False, hidden=False) -> C
 
 
 SPLIT = (
-    "lab = rgb_to_lab(rgb); the input is lab[:, :1] / 100, the target (lab[:, 1:] / AB_RANGE "
-    "+ 1) / 2"
+    "the input is L* scaled from [0, 100] to [0, 1], the target a*b* scaled from "
+    "[-AB_RANGE, AB_RANGE] to [0, 1]"
 )
-JOIN = (
-    "undo lab_split: L = lightness * 100, a*b* = (ab_scaled * 2 - 1) * AB_RANGE, then "
-    "lab_to_rgb(torch.cat([L, ab], dim=1))"
-)
+JOIN = "it should undo lab_split's two scalings exactly, then convert Lab back to RGB"
 CHROMA = (
-    "lab = rgb_to_lab(rgb); the mean over every pixel of sqrt(a*^2 + b*^2), a* and b* its "
-    "channels 1 and 2"
+    "it should be the mean, over every pixel, of the distance from the gray axis in the a*b* plane"
 )
 
 
@@ -159,9 +155,7 @@ STEPS = (
             parameters_case({}, (2, 1, 64, 64), 1, SKIP_SHAPES),
             forward_case({}, (2, 1, 64, 64), 2, SKIP_SHAPES, SKIP_VALUES),
             backward_case({}, (2, 1, 64, 64), 3, SKIP_SHAPES),
-            raises_case(
-                {}, (2, 3, 64, 64), "ValueError", "call check_gray_batch(x, 'ColorAutoEncoder')"
-            ),
+            raises_case({}, (2, 3, 64, 64), "ValueError", "a colour batch must be refused"),
             parameters_case(LAB, (1, 1, 150, 150), 11, SKIP_SHAPES, hidden=True),
             forward_case(LAB, (1, 1, 150, 150), 12, SKIP_SHAPES, SKIP_VALUES, hidden=True),
             backward_case(LAB, (2, 1, 40, 56), 13, SKIP_SHAPES, hidden=True),

@@ -34,17 +34,16 @@ DEEP = {"latent_dim": 3, "hidden": (48, 24)}
 IMAGES = (5, 1, 28, 28)
 
 ENCODER_SHAPES = (
-    "self.body: a flatten, then Linear + ReLU for each width in hidden (from 784); then "
-    "self.to_mu and self.to_logvar, each an nn.Linear from hidden[-1] to latent_dim"
+    "an affine map and a ReLU for each width in hidden (from the 784 pixels), then two "
+    "affine maps from the last width to latent_dim: one for mu, one for logvar"
 )
 DECODER_SHAPES = (
-    "Linear + ReLU from latent_dim through the widths of hidden in reverse, then an nn.Linear "
-    "from hidden[0] to 784 and nn.Unflatten(1, (1, 28, 28)), in self.layers"
+    "an affine map and a ReLU from latent_dim through the widths of hidden in reverse, then an "
+    "affine map to the 784 pixels, in image shape"
 )
-VAE_SHAPES = "self.encoder = VAEEncoder(latent_dim, hidden), then self.decoder = VAEDecoder(...)"
+VAE_SHAPES = "the encoder and the decoder of steps 1 and 3, and nothing else"
 VAE_FORWARD = (
-    "encode x (after check_image_batch), z = reparameterize(mu, logvar), return the decoder's "
-    "logits for z, mu and logvar"
+    "it should return the decoder's logits for a draw of the code, and the code's mu and logvar"
 )
 
 
@@ -137,7 +136,7 @@ def _run_scores(anomaly_scores: Any, inputs: dict) -> dict:
 
 def _judge_scores(got: dict, exp: dict) -> str | None:
     if got["grads"]:
-        return "its forward pass built a graph for gradients: score under torch.no_grad()"
+        return "its forward pass built a graph for gradients, which scoring does not need"
     return close(
         got["scores"],
         exp["scores"],
@@ -199,7 +198,7 @@ STEPS = (
             ),
             _methods_case(SMALL, 4),
             raises_case(
-                SMALL, (1, 28, 28), "ValueError", "call check_image_batch(x, (1, 28, 28), 'VAE')"
+                SMALL, (1, 28, 28), "ValueError", "an image without a batch dimension is refused"
             ),
             _methods_case(DEEP, 14, hidden=True),
             raises_case(DEEP, (4, 784), "ValueError", "check the shape of x first", hidden=True),
