@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+
 from aecourse.teach.editions import check_edition, write_edition
 from aecourse.teach.lessons import execute_in_place, reference_env
 
@@ -67,6 +69,19 @@ def book_output(edition: str = "student", book_dir: Path = BOOK_DIR) -> Path:
 STEPS_PAGE = "graded-steps.md"  # written by each build from aecourse.steps: never stale
 
 
+def written_rows() -> list[str]:
+    """A table row per written question of every lesson: its id, lesson, kind and points."""
+    from aecourse.teach.lessons import LESSONS_DIR, find_lessons
+    from aecourse.teach.markup import questions
+
+    rows = []
+    for path in find_lessons(LESSONS_DIR, None):
+        for q in questions(nbformat.read(path, as_version=4)):
+            kind = q.prompt.split("**")[1] if q.prompt.count("**") >= 2 else ""
+            rows.append(f"| `{q.grade_id}` | {path.stem[:2]} | {kind} | {q.points:g} |")
+    return rows
+
+
 def steps_page() -> str:
     """The book's page for instructors: every graded build step of every lesson, its points and
     cases, and how to set an assignment from some of them."""
@@ -98,6 +113,16 @@ def steps_page() -> str:
     lines += [
         f"In all: {total:g} points in steps. An exercise of your own in nbgrader's markup (a",
         "solution region and hidden tests) is graded beside them, as the instructors' page says.",
+        "",
+        "## Written questions",
+        "",
+        "Each lesson also asks questions that a person marks (nbgrader's manually graded",
+        "answers); grading scores them 0 and lists them in `grades.csv`'s `pending` column",
+        "until you have:",
+        "",
+        "| question | lesson | asks | points |",
+        "|---|---|---|---|",
+        *written_rows(),
         "",
         "## An assignment from some of the steps",
         "",
