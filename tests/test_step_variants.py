@@ -313,6 +313,124 @@ WRONG = MODULES_WRONG | {"train_epoch": TRAIN_EPOCH_WRONG, "gaussian_noise": NOI
                          "denoising_epoch": DENOISE_WRONG}  # fmt: skip
 
 
+# --- Lesson 05: a skip-connection colorizer of the learner's own design ----------------------
+
+
+def _refuse_colour(x):
+    if x.dim() != 4 or x.shape[1] != 1:
+        raise ValueError("expected gray images (B, 1, H, W)")
+
+
+class AddedSkips(nn.Module):  # three levels, skips added rather than concatenated
+    def __init__(self, out_channels=3, width=16):
+        super().__init__()
+        w = width
+        self.down = nn.ModuleList([nn.Conv2d(1, w, 3, 2, 1), nn.Conv2d(w, 2 * w, 3, 2, 1),
+                                   nn.Conv2d(2 * w, 4 * w, 3, 2, 1)])  # fmt: skip
+        self.up = nn.ModuleList([nn.ConvTranspose2d(4 * w, 2 * w, 3, 2, 1),
+                                 nn.ConvTranspose2d(2 * w, w, 3, 2, 1),
+                                 nn.ConvTranspose2d(w, out_channels, 3, 2, 1)])  # fmt: skip
+
+    def forward(self, x):
+        _refuse_colour(x)
+        d1 = torch.relu(self.down[0](x))
+        d2 = torch.relu(self.down[1](d1))
+        d3 = torch.relu(self.down[2](d2))
+        u = torch.relu(self.up[0](d3, output_size=d2.shape[-2:])) + d2
+        u = torch.relu(self.up[1](u, output_size=d1.shape[-2:])) + d1
+        return torch.sigmoid(self.up[2](u, output_size=x.shape[-2:]))
+
+
+class UpsampleAndConcat(nn.Module):  # interpolation and 3x3 convolutions, a U-Net of two levels
+    def __init__(self, out_channels=3):
+        super().__init__()
+        self.enc1, self.enc2 = nn.Conv2d(1, 16, 3, padding=1), nn.Conv2d(16, 32, 3, padding=1)
+        self.mid = nn.Conv2d(32, 32, 3, padding=1)
+        self.dec2, self.dec1 = nn.Conv2d(64, 16, 3, padding=1), nn.Conv2d(32, out_channels, 1)
+
+    def forward(self, x):
+        _refuse_colour(x)
+        e1 = torch.relu(self.enc1(x))
+        e2 = torch.relu(self.enc2(nn.functional.max_pool2d(e1, 2, ceil_mode=True)))
+        m = torch.relu(self.mid(nn.functional.max_pool2d(e2, 2, ceil_mode=True)))
+        up = nn.functional.interpolate(m, size=e2.shape[-2:])
+        d2 = torch.relu(self.dec2(torch.cat([up, e2], 1)))
+        up = nn.functional.interpolate(d2, size=e1.shape[-2:])
+        return torch.sigmoid(self.dec1(torch.cat([up, e1], 1)))
+
+
+class PlainColorizer(nn.Module):  # a real mistake for this step: no skip at all (Lesson 04's)
+    def __init__(self, out_channels=3):
+        super().__init__()
+        self.inner = written("conv_colorizer")(out_channels)
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+class RGBOutOfRange(AddedSkips):  # a real mistake: no squashing into [0, 1]
+    def forward(self, x):
+        return torch.logit(super().forward(x), eps=1e-3) * 2
+
+
+class FixedSize(written("color_autoencoder")):  # a real mistake: the seed's hand-made paddings
+    def forward(self, x):
+        _refuse_colour(x)
+        d1 = torch.relu(self.down1(x))
+        d2 = torch.relu(self.down2(d1))
+        d3 = torch.relu(self.down3(d2))
+        u1 = torch.relu(self.up1(torch.relu(self.down4(d3))))
+        u2 = torch.relu(self.up2(torch.cat((u1, d3), dim=1)))
+        u3 = torch.relu(self.up3(torch.cat((u2, d2), dim=1)))
+        return torch.sigmoid(self.up4(torch.cat((u3, d1), dim=1)))
+
+
+RIGHT["color_autoencoder"] = [AddedSkips, UpsampleAndConcat]
+WRONG["color_autoencoder"] = {
+    "no skip": (PlainColorizer, "no short path"),
+    "colours out of range": (RGBOutOfRange, "not all within [0, 1]"),
+    "fixed size": (FixedSize, "raised RuntimeError"),
+}
+
+
+# --- Lesson 03: an anomaly score of the learner's choice ------------------------------------
+
+
+def score_by_reconstruction_mse(vae, x):  # the mean code's reconstruction, no draw
+    return ((vae.reconstruct(x) - x) ** 2).flatten(1).mean(dim=1)
+
+
+def score_by_mean_of_draws(vae, x):  # the negative ELBO averaged over five draws
+    with torch.no_grad():
+        draws = [vae(x) for _ in range(5)]
+        nll = [nn.functional.binary_cross_entropy_with_logits(
+            logits, x, reduction="none").flatten(1).sum(1) for logits, _, _ in draws]  # fmt: skip
+        kl = [0.5 * (m**2 + v.exp() - v - 1).sum(1) for _, m, v in draws]
+        return torch.stack([a + b for a, b in zip(nll, kl, strict=True)]).mean(0)
+
+
+def score_by_code_alone(vae, x):  # a real mistake: the KL sees the code, not the image
+    with torch.no_grad():
+        mu, logvar = vae.encode(x)
+        return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)
+
+
+def score_turned_round(vae, x):  # a real mistake: high for the images the VAE knows
+    return -score_by_reconstruction_mse(vae, x)
+
+
+def score_of_the_batch(vae, x):  # a real mistake: one number for the whole batch
+    return score_by_reconstruction_mse(vae, x).mean()
+
+
+RIGHT["anomaly_scores"] = [score_by_reconstruction_mse, score_by_mean_of_draws]
+WRONG["anomaly_scores"] = {
+    "the code alone": (score_by_code_alone, "are not ranked above it"),
+    "turned round": (score_turned_round, "are not ranked above it"),
+    "one number": (score_of_the_batch, "one number per image"),
+}
+
+
 def _verdicts(step_id: str, answer) -> list[str | None]:
     step = find_step(step_id)
     return [check_case(step, case, answer) for case in step.cases]

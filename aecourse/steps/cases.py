@@ -305,15 +305,26 @@ def stand_in_conv(in_channels: int, out_channels: int, width: int = 4) -> torch.
 
 
 class StandInVAE(torch.nn.Module):
-    """A VAE's interface, (B, 1, 28, 28) -> (logits, mu, logvar), with one linear map each
-    way (``hidden`` is accepted and unused)."""
+    """A VAE's interface (Lesson 03's: forward to (logits, mu, logvar), encode, decode,
+    reconstruct), with one linear map each way (``hidden`` is accepted and unused)."""
 
     def __init__(self, latent_dim: int, hidden: int = 0):
         super().__init__()
         self.to_code = torch.nn.Linear(28 * 28, 2 * latent_dim)
         self.to_logits = torch.nn.Linear(latent_dim, 28 * 28)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.to_code(x.flatten(1)).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.to_logits(z).view(-1, 1, 28, 28))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         return self.to_logits(z).view(-1, 1, 28, 28), mu, logvar
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x)[0])

@@ -1,5 +1,6 @@
-"""Lesson 05's graded steps: the seed's skip-connection autoencoder for any size, the two ends
-of colour in Lab, the gain over the gray copy photo by photo, and the predictions' chroma.
+"""Lesson 05's graded steps: a skip-connection colorizer of the learner's design for any size,
+the two ends of colour in Lab, the gain over the gray copy photo by photo, and the
+predictions' chroma.
 
 The two ends of Lab: the model's input and target from a photo, and the photo back from them.
 
@@ -14,19 +15,85 @@ from typing import Any
 import torch
 
 from aecourse.steps import Case, Step, close, first_problem, package, seeded
-from aecourse.steps.cases import backward_case, forward_case, parameters_case, raises_case
+from aecourse.steps.cases import build, raises_case
 
 LAB = {"out_channels": 2}
-SKIP_SHAPES = (
-    "down1 = Conv2d(1, 64, 3, stride=2) (no padding, as the seed), down2 to down4 with "
-    "padding=1 to 128, 256, 512 channels; up1 ConvTranspose2d(512, 256), up2 (512, 128), up3 "
-    "(256, 64), up4 (128, out_channels), each 3x3, stride 2, padding 1 but up4 (no padding)"
-)
-SKIP_VALUES = (
-    "a ReLU after every layer but the last (a sigmoid, for colours in [0, 1]); each up layer "
-    "after the first also takes the encoder's map of the same size, stacked on its channels, "
-    "and gives back that map's size (the input's, for the last)"
-)
+# --- the skip-connection colorizer: a design of the learner's, judged by what it does --------
+# No weights of the lesson's are handed over: the learner chooses the depth, the widths and how
+# the skips join. The cases build the learner's model as it initialises itself (seeded) and
+# measure what the interface and the idea require.
+
+LOCAL = 2  # a 5x5 window around a pixel: the "short path" for detail
+LOCAL_SHARE = 0.25  # skip designs put 0.8 or more of the gradient there, plain ones about 0.03
+FAR = 8  # pixels: how far context must reach
+
+
+def _design_inputs(args: dict, sizes: tuple[tuple[int, int, int, int], ...], seed: int):
+    def inputs(reference: Any) -> dict:
+        return {"args": args, "sizes": sizes, "seed": seed}
+
+    return inputs
+
+
+def _run_design(make: Any, inputs: dict) -> dict:
+    """Shapes and ranges for each input size; which parameters a gradient reaches; for three
+    output pixels of a 64x64 crop, the share of the gradient within a 5x5 window of the same
+    pixel of the input (detail's short path) and whether any reaches 8 pixels away or more."""
+    model = build(make, inputs["args"])
+    found: dict = {"shapes": [], "low": 1.0, "high": 0.0, "finite": True}
+    g = seeded(inputs["seed"])
+    for size in inputs["sizes"]:
+        out = model(torch.rand(size, generator=g))
+        found["shapes"].append(tuple(out.shape))
+        found["finite"] &= bool(torch.isfinite(out).all())
+        found["low"] = min(found["low"], out.min().item())
+        found["high"] = max(found["high"], out.max().item())
+    x = torch.rand(1, 1, 64, 64, generator=g, requires_grad=True)
+    out = model(x)
+    out.sum().backward(retain_graph=True)
+    found["unused"] = [
+        tuple(p.shape) for p in model.parameters() if p.grad is None or not p.grad.abs().sum()
+    ]
+    shares, far = [], []
+    for i, j in ((20, 20), (31, 40), (45, 13)):
+        x.grad = None
+        out[0, :, i, j].sum().backward(retain_graph=True)
+        grad = x.grad[0, 0].abs()
+        shares.append((grad[i - LOCAL : i + LOCAL + 1, j - LOCAL : j + LOCAL + 1].sum()
+                       / grad.sum().clamp_min(1e-30)).item())  # fmt: skip
+        rows, cols = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+        distant = ((rows - i).abs() >= FAR) | ((cols - j).abs() >= FAR)
+        far.append(bool(grad[distant].max() > 1e-6 * grad.max()))
+    found["local"], found["far"] = min(shares), all(far)
+    return found
+
+
+def _judge_design(got: dict, exp: dict) -> str | None:
+    for want, shape in zip(exp["shapes"], got["shapes"], strict=True):
+        if shape != want:
+            return f"for gray images {want[:1] + (1,) + want[2:]} it returns {shape}, not {want}"
+    if not got["finite"] or got["low"] < 0 or got["high"] > 1:
+        return "its colours are not all within [0, 1]"
+    if got["unused"]:
+        return f"parameters shaped {got['unused'][0]} get no gradient: they play no role"
+    if got["local"] < LOCAL_SHARE:
+        return (
+            f"only {got['local']:.0%} of an output pixel's gradient comes from the 5x5 input "
+            "pixels around it: fine detail has no short path to the output"
+        )
+    if not got["far"]:
+        return f"an output pixel depends on no input pixel {FAR} or more pixels away: no context"
+    return None
+
+
+def _design_case(args: dict, sizes: tuple, seed: int, hidden: bool = False) -> Case:
+    shown = ", ".join("x".join(map(str, s[-2:])) for s in sizes)
+    name = f"a design with {_args_text(args)}: sizes {shown}, colours, a short path for detail"
+    return Case(name, _design_inputs(args, sizes, seed), _run_design, _judge_design, hidden)
+
+
+def _args_text(args: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in args.items()) or "default arguments"
 
 
 # --- functions of images: tensors in, tensors (or numbers) out -------------------------------
@@ -148,18 +215,16 @@ STEPS = (
     Step(
         "color_autoencoder",
         "ColorAutoEncoder",
-        "the seed's skip-connection autoencoder, for any size",
+        "a skip-connection colorizer of your design, for any size",
         4,
         lambda: package("models").ColorAutoEncoder,
         (
-            parameters_case({}, (2, 1, 64, 64), 1, SKIP_SHAPES),
-            forward_case({}, (2, 1, 64, 64), 2, SKIP_SHAPES, SKIP_VALUES),
-            backward_case({}, (2, 1, 64, 64), 3, SKIP_SHAPES),
+            _design_case({}, ((2, 1, 64, 64), (1, 1, 150, 150)), 1),
             raises_case({}, (2, 3, 64, 64), "ValueError", "a colour batch must be refused"),
-            parameters_case(LAB, (1, 1, 150, 150), 11, SKIP_SHAPES, hidden=True),
-            forward_case(LAB, (1, 1, 150, 150), 12, SKIP_SHAPES, SKIP_VALUES, hidden=True),
-            backward_case(LAB, (2, 1, 40, 56), 13, SKIP_SHAPES, hidden=True),
-            raises_case(LAB, (1, 1, 12, 12), "ValueError", "check x first", hidden=True),
+            _design_case(LAB, ((2, 1, 40, 56), (1, 1, 16, 16), (1, 1, 97, 33)), 11, hidden=True),
+            raises_case(
+                LAB, (1, 64, 64), "ValueError", "one image needs its batch dimension", hidden=True
+            ),  # fmt: skip
         ),
     ),
     Step(
