@@ -67,6 +67,17 @@ class LinearAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+def init_from_pca(model: nn.Module, mean: torch.Tensor, components: torch.Tensor) -> None:
+    """Lesson 01: make ``model``, a :class:`LinearAutoencoder`, PCA itself (encode
+    z = C (x - mean), decode C^T z + mean, with ``components`` C of shape (k, 784)): the
+    optimum that Baldi and Hornik's result promises, reached without training."""
+    with torch.no_grad():
+        model.encoder.linear.weight.copy_(components)
+        model.encoder.linear.bias.copy_(-(components @ mean))
+        model.decoder.linear.weight.copy_(components.T)
+        model.decoder.linear.bias.copy_(mean)
+
+
 class TiedLinearAutoencoder(nn.Module):
     """Lesson 01's last step: PCA's shape, one weight matrix for both directions.
 

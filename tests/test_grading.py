@@ -536,7 +536,7 @@ class LinearDecoder(nn.Module):
 
 
 def _step_attacks(solved) -> dict[str, tuple[nbformat.NotebookNode, float]]:
-    """student -> (notebook, the points it deserves of 14)."""
+    """student -> (notebook, the points it deserves of 16)."""
     source = inspect.getsource(aecourse.loop.train_epoch)
     pasted = source.replace("total", "running").replace("idx", "rows")
     return {
@@ -544,34 +544,35 @@ def _step_attacks(solved) -> dict[str, tuple[nbformat.NotebookNode, float]]:
         # train_epoch: 3, reconstruction_mse: 2; no other step builds on them).
         "computed_module": (_answered(solved, {"TiedLinearAutoencoder": (
             "import importlib\n_m = importlib.import_module('aecourse' + '.models')\n"
-            "class TiedLinearAutoencoder(_m.TiedLinearAutoencoder):\n    pass")}), 12),
+            "class TiedLinearAutoencoder(_m.TiedLinearAutoencoder):\n    pass")}), 14),
         "module_dict": (_answered(solved, {"train_epoch": (
             "import sys, importlib\nimportlib.import_module('aecourse.loop')\n"
             "def train_epoch(*args):\n"
-            "    return vars(sys.modules['aecourse.loop'])['train_epoch'](*args)")}), 11),
+            "    return vars(sys.modules['aecourse.loop'])['train_epoch'](*args)")}), 13),
         "source_exec": (_answered(solved, {"reconstruction_mse": (
             "import aecourse.loop\n_space = {}\nexec(open(aecourse.loop.__file__).read(), _space)\n"
-            "reconstruction_mse = _space['reconstruction_mse']")}), 12),
+            "reconstruction_mse = _space['reconstruction_mse']")}), 14),
         "new_returns_package": (_answered(solved, {"TiedLinearAutoencoder": (
             "import aecourse.models\nclass TiedLinearAutoencoder(nn.Module):\n"
             "    def __new__(cls, latent_dim):\n"
-            "        return aecourse.models.TiedLinearAutoencoder(latent_dim)")}), 12),
+            "        return aecourse.models.TiedLinearAutoencoder(latent_dim)")}), 14),
         "magic_first_line": (_answered(solved, {"train_epoch": (
-            "%%capture\nfrom aecourse.loop import train_epoch")}), 11),
+            "%%capture\nfrom aecourse.loop import train_epoch")}), 13),
         # The harness, from a cell other than the answers: nothing it replaces is used.
         "replaces_harness": (_after_steps(_answered(solved, {"train_epoch": WRONG_EPOCH}),
-                                          FORGER), 11),
+                                          FORGER), 13),
         "grading_aware": (_after_steps(_answered(solved, {"reconstruction_mse": WRONG_MSE}),
-                                       GRADING_AWARE), 12),
+                                       GRADING_AWARE), 14),
         "rebinds_later": (_after_steps(_answered(solved, {"reconstruction_mse": WRONG_MSE}), (
             "import aecourse.loop\n"
-            "globals()['reconstruction_mse'] = aecourse.loop.reconstruction_mse")), 12),
+            "globals()['reconstruction_mse'] = aecourse.loop.reconstruction_mse")), 14),
         # Pasted with other names: it scores (it is right), and a person is told.
-        "pasted_reference": (_answered(solved, {"train_epoch": pasted}), 14),
-        # A stuck learner: one blank step costs its own 2 points, not the autoencoder's 3 too.
-        "blank_decoder": (_answered(solved, {"LinearDecoder": STUB_DECODER}), 12),
+        "pasted_reference": (_answered(solved, {"train_epoch": pasted}), 16),
+        # A stuck learner: one blank step costs its own 2 points, not the autoencoder's 3 and the
+        # PCA start's 2 too.
+        "blank_decoder": (_answered(solved, {"LinearDecoder": STUB_DECODER}), 14),
         # ... and one who leaves the stub in to be stood in for, then reaches for the copy.
-        "blank_delegates": (_answered(solved, {"LinearDecoder": FINDS_STAND_IN}), 12),
+        "blank_delegates": (_answered(solved, {"LinearDecoder": FINDS_STAND_IN}), 14),
     }  # fmt: skip
 
 
@@ -595,7 +596,7 @@ def test_build_steps_hold_against_a_dishonest_class(lesson_01, tmp_path):
     subs = tmp_path / "submissions"
     attacks = _step_attacks(solved)
     honest = _with_written(solved, WRITTEN)
-    notebooks = {"honest": (honest, 14), "untouched": (blank, 0)} | attacks
+    notebooks = {"honest": (honest, 16), "untouched": (blank, 0)} | attacks
     for student, (nb, _) in notebooks.items():
         (subs / student).mkdir(parents=True)
         nbformat.write(nb, subs / student / f"{LINEAR}.ipynb")
@@ -615,13 +616,13 @@ def test_build_steps_hold_against_a_dishonest_class(lesson_01, tmp_path):
     assert "runs IPython's '%%capture'" in rows["magic_first_line"].review
     # Written answers: 0 points until a person marks them; grades.csv says which wait, the
     # unanswered one scores 0 and is named, and the export is safe to open in a spreadsheet.
-    assert rows["honest"].max_score == 17 and rows["untouched"].pending == ""
+    assert rows["honest"].max_score == 19 and rows["untouched"].pending == ""
     assert rows["honest"].pending == "2 points of written answers wait for a person: q01_1, q01_2"
     assert "q01_3 case 'written answer': not answered" in rows["honest"].problems
     with open(tmp_path / "grades" / "grades.csv") as f:
         table = {row["student"]: row for row in csv.DictReader(f)}
     assert table["honest"]["pending"].startswith("2 points")
-    assert float(table["honest"]["score"]) == 14
+    assert float(table["honest"]["score"]) == 16
     with open(tmp_path / "grades" / "written_answers.csv") as f:
         marked = [row for row in csv.DictReader(f) if row["student"] == "honest"]
     assert [r["question"] for r in marked] == ["q01_1", "q01_2"]

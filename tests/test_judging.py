@@ -108,7 +108,8 @@ def test_the_lessons_answers_pass_every_case_and_the_inputs_hold_no_expected_val
     write_inputs(case_keys(list(STEPS.values())), tmp_path / "sent.pt")
     sent = torch.load(tmp_path / "sent.pt", weights_only=True)
     assert {key for case in sent.values() for key in case} <= {
-        "args", "weights", "x", "bad_shape", "latent_dim", "batch_size", "seed", "extra", "std"
+        "args", "weights", "x", "bad_shape", "latent_dim", "batch_size", "seed", "extra", "std",
+        "kinds", "k", "mean", "components", "labels", "target", "error", "sizes"
     }  # fmt: skip
 
 

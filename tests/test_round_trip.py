@@ -111,7 +111,7 @@ def test_partly_right_scores_in_between_and_not_handed_in_reads_not_submitted(gr
     rows, out = graded
     first = LESSONS[0].stem
     partial = rows["partial", first]
-    assert (partial.status, partial.score, partial.max_score) == ("graded", 3, 14)
+    assert (partial.status, partial.score, partial.max_score) == ("graded", 3, 19)
     steps = {e["grade_id"]: e for e in partial.exercises}
     assert steps["linear_encoder"]["points"] == 2 and steps["linear_decoder"]["points"] == 0
     tied = steps["tied_autoencoder"]
@@ -152,7 +152,7 @@ def test_feedback_shows_the_figures_and_each_checks_message_before_its_folded_tr
     assert "Traceback" not in message.group(1) and len(message.group(1).splitlines()) <= 2
     assert "During handling of the above exception" not in blank  # no chained traceback
     half = (out / "feedback" / "partial" / f"{first.stem}.html").read_text()
-    assert "3 of 14 points" in half and "(hidden)" in half and "0 of 0.333" in half
+    assert "3 of 19 points" in half and "(hidden)" in half and "0 of 0.333" in half
 
 
 def test_feedback_typesets_its_math_offline(graded, browser):

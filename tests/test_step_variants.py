@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lesson_code import written
+from lesson_code import lesson_namespace, written
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -428,6 +428,58 @@ WRONG["anomaly_scores"] = {
     "the code alone": (score_by_code_alone, "are not ranked above it"),
     "turned round": (score_turned_round, "are not ranked above it"),
     "one number": (score_of_the_batch, "one number per image"),
+}
+
+
+# --- Lesson 01: PCA's solution set in the learner's autoencoder ------------------------------
+# Run where the learner's LinearAutoencoder is defined: the lesson's own solution here.
+
+PCA_SPACE = dict(lesson_namespace("01"))  # a copy: the cached namespace stays as it is
+
+
+def _in_lesson(source: str):
+    exec(source, PCA_SPACE)
+    return PCA_SPACE[source.split("(")[0].split()[-1]]
+
+
+pca_as_the_lesson = _in_lesson("""
+def init_from_pca(model, mean, components):
+    with torch.no_grad():
+        model.encoder.linear.weight.copy_(components)
+        model.encoder.linear.bias.copy_(-(components @ mean))
+        model.decoder.linear.weight.copy_(components.T)
+        model.decoder.linear.bias.copy_(mean)
+""")
+pca_in_other_coordinates = _in_lesson("""
+def init_from_pca_rotated(model, mean, components):
+    # another basis of the same subspace: a flipped, scaled code, undone by the decoder
+    k = components.shape[0]
+    scale = torch.linspace(0.5, 2.0, k).unsqueeze(1)
+    encoder, decoder = model.encoder.linear, model.decoder.linear
+    encoder.weight.data = -scale * components
+    encoder.bias.data = scale.squeeze(1) * (components @ mean)
+    decoder.weight.data = -(components / scale).T
+    decoder.bias.data = mean.clone()
+""")
+pca_without_centring = _in_lesson("""
+def init_from_pca_uncentred(model, mean, components):  # a real mistake: no encoder bias
+    with torch.no_grad():
+        model.encoder.linear.weight.copy_(components)
+        model.encoder.linear.bias.zero_()
+        model.decoder.linear.weight.copy_(components.T)
+        model.decoder.linear.bias.copy_(mean)
+""")
+pca_frozen = _in_lesson("""
+def init_from_pca_frozen(model, mean, components):  # a real mistake: the model cannot train on
+    init_from_pca(model, mean, components)
+    for p in model.parameters():
+        p.requires_grad_(False)
+""")
+
+RIGHT["init_from_pca"] = [pca_as_the_lesson, pca_in_other_coordinates]
+WRONG["init_from_pca"] = {
+    "no centring": (pca_without_centring, "reconstructions differs from the lesson's"),
+    "frozen": (pca_frozen, "no longer train"),
 }
 
 

@@ -39,11 +39,11 @@ def test_the_reference_passes_every_case_and_hidden_cases_use_other_inputs(step)
     assert step.points > 0 and step.share() * len(step.cases) == pytest.approx(step.points)
 
 
-def test_lesson_01_has_its_six_steps_worth_14_points():
+def test_lesson_01_has_its_seven_steps_worth_16_points():
     steps = lesson_steps("01")
     ids = "linear_encoder linear_decoder linear_autoencoder train_epoch reconstruction_mse"
-    assert [s.id for s in steps] == [*ids.split(), "tied_autoencoder"]
-    assert sum(s.points for s in steps) == 14
+    assert [s.id for s in steps] == [*ids.split(), "init_from_pca", "tied_autoencoder"]
+    assert sum(s.points for s in steps) == 16
     with pytest.raises(KeyError, match="the steps are: linear_encoder"):
         find_step("no_such_step")
 
@@ -189,13 +189,13 @@ def test_the_step_table_lists_every_step_with_its_status_and_points(capsys):
         "LinearDecoder": written("linear_decoder"),
     }
     rows = step_table("01", namespace)
-    assert [r["status"][:6] for r in rows] == ["fails:", "passes"] + ["not wr"] * 4
+    assert [r["status"][:6] for r in rows] == ["fails:", "passes"] + ["not wr"] * 5
     show_steps("01", namespace)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("✗ LinearEncoder") and "2 points" in out[0]
     assert out[1].startswith("✓ LinearDecoder")
     assert out[-1] == (
-        "Visible checks pass for steps worth 2 of 14 points; more tests run at grading, "
+        "Visible checks pass for steps worth 2 of 16 points; more tests run at grading, "
         "so this is not your grade."
     )
 
@@ -415,11 +415,11 @@ def test_lesson_03s_steps_say_what_to_fix(step_id, answer, hint):
         check_step(step_id, answer)
 
 
-def test_lesson_04_has_its_five_steps_worth_12_points():
+def test_lesson_04_has_its_six_steps_worth_14_points():
     steps = lesson_steps("04")
-    ids = "color_encoder color_decoder conv_colorizer predict_colors psnr_gain"
+    ids = "color_encoder color_decoder conv_colorizer color_loss predict_colors psnr_gain"
     assert [s.id for s in steps] == ids.split()
-    assert sum(s.points for s in steps) == 12
+    assert sum(s.points for s in steps) == 14
 
 
 class SizesAfter(nn.Module):  # notes each stage's output size instead of its input's
@@ -482,12 +482,12 @@ def test_lesson_04s_steps_say_what_to_fix(step_id, answer, hint):
         check_step(step_id, answer)
 
 
-def test_lesson_05_has_its_five_steps_worth_12_points_and_the_course_73():
+def test_lesson_05_has_its_five_steps_worth_12_points_and_the_course_77():
     steps = lesson_steps("05")
     ids = "color_autoencoder lab_split lab_join gain_by_photo mean_chroma"
     assert [s.id for s in steps] == ids.split()
     assert sum(s.points for s in steps) == 12
-    assert len(ALL_STEPS) == 31 and sum(s.points for s in ALL_STEPS) == 73
+    assert len(ALL_STEPS) == 33 and sum(s.points for s in ALL_STEPS) == 77
 
 
 class SeedPadding(nn.Module):  # the seed's hand-set output_padding: 150x150 only

@@ -38,8 +38,8 @@ def test_a_released_copy_fails_every_step_and_says_what_to_do(tmp_path, capsys):
     assert main(["check", str(path)]) == 1
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines if line.startswith("✗")]
-    assert len(rows) == 6 and all("not written: the lesson's copy stands in" in r for r in rows)
-    assert lines[-1].startswith("Visible checks pass for steps worth 0 of 14 points")
+    assert len(rows) == 7 and all("not written: the lesson's copy stands in" in r for r in rows)
+    assert lines[-1].startswith("Visible checks pass for steps worth 0 of 16 points")
 
 
 def test_moved_cells_and_a_renamed_notebook_are_checked_by_what_they_define(tmp_path):
@@ -48,7 +48,7 @@ def test_moved_cells_and_a_renamed_notebook_are_checked_by_what_they_define(tmp_
     path = tmp_path / "my homework (copy).ipynb"
     nbformat.write(notebook, path)
     lesson, rows = check_notebook(path)
-    assert lesson == "01" and [r["status"] for r in rows] == ["passes"] * 6
+    assert lesson == "01" and [r["status"] for r in rows] == ["passes"] * 7
 
 
 def test_bad_input_gets_a_clear_error(tmp_path):
@@ -75,7 +75,7 @@ TAKEN_TIED = {
 
 @pytest.mark.parametrize("route", sorted(TAKEN_TIED))
 def test_a_step_taken_from_the_package_scores_0_here_as_at_grading(route, tmp_path, capsys):
-    """The check command withholds the package's copies as the grader does: 12 of 14 for a
+    """The check command withholds the package's copies as the grader does: 14 of 16 for a
     notebook whose tied autoencoder is the package's, whatever the route (the grader's
     score for the same notebooks: tests/test_grading.py)."""
     notebook = nbformat.read(LESSON, as_version=4)
@@ -89,7 +89,7 @@ def test_a_step_taken_from_the_package_scores_0_here_as_at_grading(route, tmp_pa
     assert (
         capsys.readouterr()
         .out.splitlines()[-1]
-        .startswith("Visible checks pass for steps worth 12 of 14 points")
+        .startswith("Visible checks pass for steps worth 14 of 16 points")
     )
     namespace = {"__name__": "__main__"}  # the lesson's last cell says the same in a kernel
     exec(cell.source, namespace)

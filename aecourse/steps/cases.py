@@ -44,17 +44,42 @@ Assignment = list[tuple[int, bool]]  # per parameter of the answer: (the lesson'
 MAX_ASSIGNMENTS = 24
 
 
-def assignments(mine: list[tuple[int, ...]], lessons: list[tuple[int, ...]]) -> list[Assignment]:
+def kinds(model: torch.nn.Module) -> list[str]:
+    """What each parameter of ``model`` is, in ``parameters()`` order: ``"Conv2d.bias"`` for one
+    of PyTorch's layers, ``""`` for one of the learner's own (an ``nn.Parameter`` of theirs)."""
+    found = []
+    for module in model.modules():
+        own = type(module).__module__.startswith("torch.nn")
+        for name, _ in module.named_parameters(recurse=False):
+            found.append(f"{type(module).__name__}.{name}" if own else "")
+    return found
+
+
+def assignments(
+    mine: list[tuple[int, ...]],
+    lessons: list[tuple[int, ...]],
+    my_kinds: list[str] | None = None,
+    lesson_kinds: list[str] | None = None,
+) -> list[Assignment]:
     """The ways to give the learner's parameters (shaped ``mine``) the lesson's (``lessons``):
-    one each, of the same shape or, for a matrix, transposed. The creation order's own
-    assignment comes first; at most :data:`MAX_ASSIGNMENTS`."""
+    one each, of the same shape or, for a matrix, transposed; where both are parameters of
+    PyTorch's layers (``kinds``), only of the same kind (a BatchNorm's weight never takes a
+    convolution's bias). The creation order's own assignment comes first; at most
+    :data:`MAX_ASSIGNMENTS`."""
     if len(mine) != len(lessons):
         return []
+    my_kinds = my_kinds or [""] * len(mine)
+    lesson_kinds = lesson_kinds or [""] * len(lessons)
+
+    def fits(i: int, j: int) -> bool:
+        return not (my_kinds[i] and lesson_kinds[j]) or my_kinds[i] == lesson_kinds[j]
+
     options = []
     for i, shape in enumerate(mine):
-        same = [(j, False) for j, other in enumerate(lessons) if other == shape]
+        same = [(j, False) for j, other in enumerate(lessons) if other == shape and fits(i, j)]
         flipped = len(shape) == 2 and shape[0] != shape[1]
-        turned = [(j, True) for j, other in enumerate(lessons) if flipped and other == shape[::-1]]
+        turned = [(j, True) for j, other in enumerate(lessons)
+                  if flipped and other == shape[::-1] and fits(i, j)]  # fmt: skip
         options.append(sorted(same + turned, key=lambda o, i=i: (o[0] != i, o[1], o[0])))
     found: list[Assignment] = []
 
@@ -72,12 +97,18 @@ def assignments(mine: list[tuple[int, ...]], lessons: list[tuple[int, ...]]) -> 
     return found
 
 
+def ways_for(model: torch.nn.Module, inputs: dict) -> list[Assignment]:
+    """The ways ``model``'s parameters can take the lesson's weights in ``inputs``."""
+    lessons = [tuple(w.shape) for w in inputs["weights"]]
+    return assignments(shapes(model), lessons, kinds(model), inputs.get("kinds"))
+
+
 def with_weights(make: Any, inputs: dict) -> tuple[torch.nn.Module | None, dict]:
     """Build ``make(**args)`` and, if its parameters can take the reference's, load them in
     the first way they can (:func:`assignments`): (the model, or None; its shapes)."""
     model = build(make, inputs["args"])
     found: dict = {"shapes": shapes(model)}
-    roles = assignments(found["shapes"], [tuple(w.shape) for w in inputs["weights"]])
+    roles = ways_for(model, inputs)
     if not roles:
         return None, found
     load_weights(model, inputs["weights"], roles[0])
@@ -95,6 +126,7 @@ def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int, extra: tuple 
         return {
             "args": args,
             "weights": [p.detach().clone() for p in model.parameters()],
+            "kinds": kinds(model),
             "x": torch.rand(x_shape, generator=seeded(seed + 1)),
             "seed": seed,
             "extra": extra,
@@ -111,7 +143,7 @@ def run_module(make: Any, inputs: dict) -> dict:
     parameters) go back. The global generator is seeded first, for a module that samples."""
     model = build(make, inputs["args"])
     found: dict = {"shapes": shapes(model), "ways": []}
-    for roles in assignments(found["shapes"], [tuple(w.shape) for w in inputs["weights"]]):
+    for roles in ways_for(model, inputs):
         load_weights(model, inputs["weights"], roles)
         model.zero_grad(set_to_none=True)
         torch.manual_seed(inputs["seed"])

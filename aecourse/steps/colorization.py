@@ -1,5 +1,6 @@
 """Lesson 04's graded steps: the colorizer's encoder, its decoder, the model that joins them,
-its predictions for a set of gray photos, and its gain in dB over the gray copy.
+the loss it trains with (the learner's choice), its predictions for a set of gray photos, and
+its gain in dB over the gray copy.
 
 Visible cases use the lesson's width (32) on 64x64 crops; the hidden ones a narrower model,
 a*b* output (two channels, as Lesson 05's Lab model) and crops of other, non-square sizes.
@@ -172,6 +173,74 @@ def _gain_case(name: str, shape, seed: int, copy: bool = False, hidden: bool = F
     )
 
 
+# --- the loss: a choice of the learner's, judged by the properties training needs -----------
+
+
+def _loss_inputs(shape: tuple[int, ...], seed: int):
+    def inputs(reference: Any) -> dict:
+        g = seeded(seed)
+        target = 0.3 + 0.4 * torch.rand(shape, generator=g)
+        error = 0.1 * (2 * torch.rand(shape, generator=g) - 1)
+        return {"target": target, "error": error}
+
+    return inputs
+
+
+def _value(loss: Any, predicted: torch.Tensor, target: torch.Tensor) -> float:
+    value = loss(predicted, target)
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        raise TypeError(f"it returns a {type(value).__name__} that is not one number")
+    return float(value)
+
+
+def _run_loss(loss: Any, inputs: dict) -> dict:
+    t, e = inputs["target"], inputs["error"]
+    predicted = (t + e).requires_grad_()
+    value = loss(predicted, t)
+    found: dict = {"scalar": isinstance(value, torch.Tensor) and value.numel() == 1}
+    if not found["scalar"]:
+        return found
+    found["graph"] = value.requires_grad
+    if found["graph"]:
+        value.backward()
+        step = t + e - 0.1 * predicted.grad / predicted.grad.abs().max().clamp_min(1e-12)
+        found["downhill"] = _value(loss, step.detach(), t) < float(value)
+    found["perfect"] = _value(loss, t.clone(), t)
+    found["small"], found["large"] = _value(loss, t + e, t), _value(loss, t + 2 * e, t)
+    found["channels"] = [
+        _value(loss, t + e * (torch.arange(t.shape[1]) == c).view(1, -1, 1, 1), t)
+        for c in range(t.shape[1])
+    ]
+    found["twice"] = _value(loss, torch.cat([t + e, t + e]), torch.cat([t, t]))
+    return found
+
+
+def _judge_loss(got: dict, exp: dict) -> str | None:
+    if not got["scalar"]:
+        return "it does not return one number (a 0-dimensional tensor) for the batch"
+    if not got["graph"]:
+        return "no gradient flows from it to the prediction: training could not follow it"
+    if abs(got["perfect"]) > 1e-6:
+        return f"it is {got['perfect']:.3g}, not 0, for a perfect prediction"
+    if not 0 < got["small"] < got["large"]:
+        return "it does not grow with the error: twice the error should cost more"
+    if min(got["channels"]) <= 0:
+        return "an error in one colour channel alone costs nothing: every channel must count"
+    if abs(got["twice"] - got["small"]) > 1e-5 * max(1.0, abs(got["small"])):
+        return (
+            "the same batch twice over costs another amount than once: make it a mean over the "
+            "batch, so that the learning rate means the same for any batch size"
+        )
+    if not got["downhill"]:
+        return "a small step against its gradient does not lower it"
+    return None
+
+
+def _loss_case(shape: tuple[int, ...], seed: int, hidden: bool = False) -> Case:
+    name = f"predicted and true colours {shape}: 0 when right, growing with the error"
+    return Case(name, _loss_inputs(shape, seed), _run_loss, _judge_loss, hidden)
+
+
 STEPS = (
     Step(
         "color_encoder",
@@ -217,6 +286,14 @@ STEPS = (
             ),
             raises_case(NARROW, (2, 1, 8, 8), "ValueError", "check x first", hidden=True),
         ),
+    ),
+    Step(
+        "color_loss",
+        "color_loss",
+        "a loss of your choice to train the colorizer with",
+        2,
+        lambda: package("losses").color_loss,
+        (_loss_case((4, 3, 8, 8), 71), _loss_case((2, 2, 5, 7), 72, hidden=True)),
     ),
     Step(
         "predict_colors",

@@ -7,6 +7,7 @@ sizes and seeds, so an answer fitted to what the lesson shows does not pass by a
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -117,6 +118,52 @@ def _error_case(n: int, seed: int, hidden: bool = False) -> Case:
     )
 
 
+# --- PCA's solution in the learner's own autoencoder: judged by what the model then does ------
+
+
+def _pca_inputs(k: int, seed: int):
+    def inputs(reference: Any) -> dict:
+        g = seeded(seed)
+        components = torch.linalg.qr(torch.randn(784, k, generator=g)).Q.T.contiguous()
+        mean = 0.3 * torch.rand(784, generator=g)
+        return {"k": k, "mean": mean, "components": components,
+                "x": torch.rand(6, 1, 28, 28, generator=g)}  # fmt: skip
+
+    return inputs
+
+
+def _run_pca(init_from_pca: Any, inputs: dict) -> dict:
+    """Build the autoencoder the answer is written for (``LinearAutoencoder`` where the answer
+    is defined: the learner's own, or the lesson's copy standing in), set it to PCA with the
+    answer, and send back its reconstructions and whether its parameters still train."""
+    space = getattr(inspect.unwrap(init_from_pca), "__globals__", {})  # through decorators
+    make = space.get("LinearAutoencoder")
+    if make is None:
+        raise NameError("there is no LinearAutoencoder where init_from_pca is defined")
+    torch.manual_seed(0)
+    model = make(inputs["k"])
+    init_from_pca(model, inputs["mean"].clone(), inputs["components"].clone())
+    with torch.no_grad():
+        out = model(inputs["x"])
+    trainable = all(p.requires_grad for p in model.parameters())
+    return {"out": out.clone(), "trainable": trainable, "x": inputs["x"],
+            "mean": inputs["mean"], "components": inputs["components"]}  # fmt: skip
+
+
+def _judge_pca(got: dict, exp: dict) -> str | None:
+    flat = exp["x"].flatten(1)
+    pca = (flat - exp["mean"]) @ exp["components"].T @ exp["components"] + exp["mean"]
+    if not got["trainable"]:
+        return "some of its parameters no longer train (requires_grad is off)"
+    return close(got["out"], pca.view_as(exp["x"]), "its reconstructions",
+                 "the model must reconstruct every image exactly as PCA does")  # fmt: skip
+
+
+def _pca_case(k: int, seed: int, hidden: bool = False) -> Case:
+    name = f"PCA with {k} components: the model then reconstructs as PCA does"
+    return Case(name, _pca_inputs(k, seed), _run_pca, _judge_pca, hidden)
+
+
 STEPS = (
     Step(
         "linear_encoder",
@@ -197,6 +244,14 @@ STEPS = (
         2,
         lambda: package("loop").reconstruction_mse,
         (_error_case(30, 41), _error_case(45, 51, hidden=True)),
+    ),
+    Step(
+        "init_from_pca",
+        "init_from_pca",
+        "your autoencoder set to PCA's solution, no training",
+        2,
+        lambda: package("models").init_from_pca,
+        (_pca_case(8, 81), _pca_case(3, 82, hidden=True)),
     ),
     Step(
         "tied_autoencoder",

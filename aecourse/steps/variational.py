@@ -26,6 +26,7 @@ from aecourse.steps.cases import (
     parameters_case,
     raises_case,
     shapes,
+    ways_for,
 )
 from aecourse.steps.elbo import BERNOULLI_NLL, KL_PER_UNIT, REPARAMETERIZE, VAE_LOSS
 
@@ -75,7 +76,7 @@ def _methods_inputs(args: dict, seed: int):
 def _run_methods(make: Any, inputs: dict) -> dict:
     model = build(make, inputs["args"])
     found: dict = {"shapes": shapes(model), "ways": []}
-    for roles in assignments(found["shapes"], [tuple(w.shape) for w in inputs["weights"]]):
+    for roles in ways_for(model, inputs):
         load_weights(model, inputs["weights"], roles)
         torch.manual_seed(inputs["seed"])
         decoded, recon = model.decode(inputs["z"]), model.reconstruct(inputs["x"])
