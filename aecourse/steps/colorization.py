@@ -190,7 +190,7 @@ def _value(loss: Any, predicted: torch.Tensor, target: torch.Tensor) -> float:
     value = loss(predicted, target)
     if not isinstance(value, torch.Tensor) or value.numel() != 1:
         raise TypeError(f"it returns a {type(value).__name__} that is not one number")
-    return float(value)
+    return float(value.detach())
 
 
 def _run_loss(loss: Any, inputs: dict) -> dict:
@@ -204,7 +204,7 @@ def _run_loss(loss: Any, inputs: dict) -> dict:
     if found["graph"]:
         value.backward()
         step = t + e - 0.1 * predicted.grad / predicted.grad.abs().max().clamp_min(1e-12)
-        found["downhill"] = _value(loss, step.detach(), t) < float(value)
+        found["downhill"] = _value(loss, step.detach(), t) < float(value.detach())
     found["perfect"] = _value(loss, t.clone(), t)
     found["small"], found["large"] = _value(loss, t + e, t), _value(loss, t + 2 * e, t)
     found["channels"] = [
