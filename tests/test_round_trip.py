@@ -22,7 +22,7 @@ import pytest
 from aecourse.teach.editions import student_workspace
 from aecourse.teach.grading import autograde
 from aecourse.teach.lessons import LESSONS_DIR, find_lessons
-from aecourse.teach.markup import exercises, graded_cells, regions
+from aecourse.teach.markup import exercises, graded_cells, questions, regions
 from aecourse.teach.release import release
 from aecourse.teach.sandbox import Sandbox
 
@@ -70,7 +70,11 @@ def graded(tmp_path_factory):
     for path in LESSONS:
         source = nbformat.read(path, as_version=4)
         answers = {e.names[0]: typed_answer(e.solution) for e in exercises(source)}
-        nbformat.write(answer_in(copies[path.stem], answers), subs / "learner" / path.name)
+        learner = answer_in(copies[path.stem], answers)
+        for cell in learner.cells:  # and a written answer to each question
+            if cell.metadata.get("aecourse", {}).get("answer_to"):
+                cell.source = "The mean of the plausible answers, as the lesson showed."
+        nbformat.write(learner, subs / "learner" / path.name)
         nbformat.write(nbformat.read(released[path.stem], as_version=4),
                        subs / "untouched" / path.name)  # fmt: skip
     first = LESSONS[0]
@@ -91,20 +95,29 @@ def test_the_learners_own_copy_grades_full_marks_and_the_untouched_release_zero(
     with open(out / "grades.csv") as f:
         table = {(r["student"], r["lesson"]): r for r in csv.DictReader(f)}
     for path in LESSONS:
-        full = sum(graded_cells(nbformat.read(path, as_version=4)).values())
+        source = nbformat.read(path, as_version=4)
+        full = sum(graded_cells(source).values())
+        written = questions(source)
         good, blank = rows["learner", path.stem], rows["untouched", path.stem]
-        assert (good.status, good.score, good.max_score) == ("graded", full, full)
+        # every step's points; the written answers wait for a person, named in grades.csv
+        steps_full = full - sum(q.points for q in written)
+        assert (good.status, good.score, good.max_score) == ("graded", steps_full, full)
+        waiting = ", ".join(q.grade_id for q in written)
+        points = sum(q.points for q in written)
+        assert good.pending == f"{points:g} points of written answers wait for a person: {waiting}"
         # The lesson's own answer is the package's copy: it scores, and a person is told so.
         steps = [e for e in good.exercises if "step" in e]
         assert good.review.count("matches the package's copy") == len(steps), good.review
-        assert all(c["result"] == "passed" for e in good.exercises for c in e["cases"]), good
+        assert all(c["result"] == "passed" for e in good.exercises if not e.get("manual")
+                   for c in e["cases"]), good  # fmt: skip
         assert good.problems == "", good.problems  # every cell ran in the grading profile
         assert (blank.status, blank.score, blank.max_score) == ("graded", 0, full), blank
         assert "NotImplementedError" in blank.exercises[0]["cases"][0]["result"]
-        assert float(table["learner", path.stem]["score"]) == full
+        assert float(table["learner", path.stem]["score"]) == steps_full
+        assert table["learner", path.stem]["pending"] == good.pending
         assert float(table["untouched", path.stem]["score"]) == 0
         page = (out / "feedback" / "learner" / f"{path.stem}.html").read_text()
-        assert f"{full:g} of {full:g} points" in page
+        assert f"{steps_full:g} of {full:g} points" in page and "waits for a person" in page
 
 
 def test_partly_right_scores_in_between_and_not_handed_in_reads_not_submitted(graded):

@@ -316,7 +316,7 @@ WRONG = MODULES_WRONG | {"train_epoch": TRAIN_EPOCH_WRONG, "gaussian_noise": NOI
 # --- Lesson 05: a skip-connection colorizer of the learner's own design ----------------------
 
 
-def _refuse_colour(x):
+def _refuse_color(x):
     if x.dim() != 4 or x.shape[1] != 1:
         raise ValueError("expected gray images (B, 1, H, W)")
 
@@ -332,7 +332,7 @@ class AddedSkips(nn.Module):  # three levels, skips added rather than concatenat
                                  nn.ConvTranspose2d(w, out_channels, 3, 2, 1)])  # fmt: skip
 
     def forward(self, x):
-        _refuse_colour(x)
+        _refuse_color(x)
         d1 = torch.relu(self.down[0](x))
         d2 = torch.relu(self.down[1](d1))
         d3 = torch.relu(self.down[2](d2))
@@ -349,7 +349,7 @@ class UpsampleAndConcat(nn.Module):  # interpolation and 3x3 convolutions, a U-N
         self.dec2, self.dec1 = nn.Conv2d(64, 16, 3, padding=1), nn.Conv2d(32, out_channels, 1)
 
     def forward(self, x):
-        _refuse_colour(x)
+        _refuse_color(x)
         e1 = torch.relu(self.enc1(x))
         e2 = torch.relu(self.enc2(nn.functional.max_pool2d(e1, 2, ceil_mode=True)))
         m = torch.relu(self.mid(nn.functional.max_pool2d(e2, 2, ceil_mode=True)))
@@ -375,7 +375,7 @@ class RGBOutOfRange(AddedSkips):  # a real mistake: no squashing into [0, 1]
 
 class FixedSize(written("color_autoencoder")):  # a real mistake: the seed's hand-made paddings
     def forward(self, x):
-        _refuse_colour(x)
+        _refuse_color(x)
         d1 = torch.relu(self.down1(x))
         d2 = torch.relu(self.down2(d1))
         d3 = torch.relu(self.down3(d2))

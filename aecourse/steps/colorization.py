@@ -1,6 +1,5 @@
-"""Lesson 04's graded steps: the colorizer's encoder, its decoder, the model that joins them,
-the loss it trains with (the learner's choice), its predictions for a set of gray photos, and
-its gain in dB over the gray copy.
+"""Lesson 04's graded steps: the colorizer's encoder, decoder and model, the loss it trains
+with (the learner's choice), its predictions and its gain in dB over the gray copy.
 
 Visible cases use the lesson's width (32) on 64x64 crops; the hidden ones a narrower model,
 a*b* output (two channels, as Lesson 05's Lab model) and crops of other, non-square sizes.

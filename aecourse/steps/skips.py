@@ -1,6 +1,5 @@
-"""Lesson 05's graded steps: a skip-connection colorizer of the learner's design for any size,
-the two ends of colour in Lab, the gain over the gray copy photo by photo, and the
-predictions' chroma.
+"""Lesson 05's graded steps: a skip-connection colorizer of the learner's design, the two
+ends of colour in Lab, the gain over the gray copy photo by photo, the predictions' chroma.
 
 The two ends of Lab: the model's input and target from a photo, and the photo back from them.
 
