@@ -103,18 +103,6 @@ def ways_for(model: torch.nn.Module, inputs: dict) -> list[Assignment]:
     return assignments(shapes(model), lessons, kinds(model), inputs.get("kinds"))
 
 
-def with_weights(make: Any, inputs: dict) -> tuple[torch.nn.Module | None, dict]:
-    """Build ``make(**args)`` and, if its parameters can take the reference's, load them in
-    the first way they can (:func:`assignments`): (the model, or None; its shapes)."""
-    model = build(make, inputs["args"])
-    found: dict = {"shapes": shapes(model)}
-    roles = ways_for(model, inputs)
-    if not roles:
-        return None, found
-    load_weights(model, inputs["weights"], roles[0])
-    return model, found
-
-
 def module_inputs(args: dict, x_shape: tuple[int, ...], seed: int, extra: tuple = ()):
     """A case's ``inputs``: the reference built with ``args``, its weights (seeded), an input
     batch of ``x_shape`` in [0, 1] and the ``extra`` arguments of ``forward`` after it (e.g. a
@@ -209,7 +197,7 @@ def parameters_case(
 ) -> Case:
     """The module built with ``args`` has the lesson's parameters, shaped and ordered so."""
     return Case(
-        f"parameters with {_args(args)}",
+        f"parameters with {args_text(args)}",
         module_inputs(args, x_shape, seed),
         lambda make, inputs: {"shapes": shapes(build(make, inputs["args"]))},
         lambda got, exp: _shape_problem(got, exp, shape_hint),
@@ -236,7 +224,7 @@ def forward_case(
         )
 
     return Case(
-        f"output for input {x_shape} with {_args(args)}",
+        f"output for input {x_shape} with {args_text(args)}",
         module_inputs(args, x_shape, seed, extra),
         run_module,
         judge,
@@ -269,7 +257,7 @@ def backward_case(
         return _shape_problem(got, exp, shape_hint) or best_way(got, exp, gradients)
 
     return Case(
-        f"gradients for input {x_shape} with {_args(args)}",
+        f"gradients for input {x_shape} with {args_text(args)}",
         module_inputs(args, x_shape, seed, extra),
         run_module,
         judge,
@@ -312,7 +300,7 @@ def raises_case(
     return Case(f"input {bad_shape} refused", lambda reference: inputs, run, judge, hidden)
 
 
-def _args(args: dict) -> str:
+def args_text(args: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in args.items()) or "default arguments"
 
 

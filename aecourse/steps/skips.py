@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from aecourse.steps import Case, Step, close, first_problem, package, seeded
-from aecourse.steps.cases import build, raises_case
+from aecourse.steps.cases import args_text, build, raises_case
 
 LAB = {"out_channels": 2}
 # --- the skip-connection colorizer: a design of the learner's, judged by what it does --------
@@ -87,12 +87,8 @@ def _judge_design(got: dict, exp: dict) -> str | None:
 
 def _design_case(args: dict, sizes: tuple, seed: int, hidden: bool = False) -> Case:
     shown = ", ".join("x".join(map(str, s[-2:])) for s in sizes)
-    name = f"a design with {_args_text(args)}: sizes {shown}, colours, a short path for detail"
+    name = f"a design with {args_text(args)}: sizes {shown}, colours, a short path for detail"
     return Case(name, _design_inputs(args, sizes, seed), _run_design, _judge_design, hidden)
-
-
-def _args_text(args: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in args.items()) or "default arguments"
 
 
 # --- functions of images: tensors in, tensors (or numbers) out -------------------------------
