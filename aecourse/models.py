@@ -166,9 +166,10 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class VAEEncoder(nn.Module):
     """Lesson 03's encoder: a 1x28x28 image to the mean and log-variance of q(z|x).
 
-    ``hidden`` lists the widths of the hidden layers (Linear + ReLU each): ``(400,)`` is Kingma
-    & Welling's MNIST model, ``(512, 256)`` the full profile's. Two linear heads read the last
-    hidden layer: one gives mu, the other log sigma^2 (any real number, unlike sigma itself).
+    ``hidden`` lists the widths of the hidden layers (Linear + ReLU each): ``(400,)`` is
+    pytorch/examples' MNIST model (Kingma & Welling used 500), ``(512, 256)`` the full
+    profile's. Two linear heads read the last hidden layer: one gives mu, the other
+    log sigma^2 (any real number, unlike sigma itself).
     """
 
     def __init__(self, latent_dim: int, hidden: tuple[int, ...]):
@@ -203,8 +204,8 @@ class VAEDecoder(nn.Module):
 
 
 class VAE(nn.Module):
-    """Lesson 03's variational autoencoder (784-400-20 in the quick profile, as in Kingma &
-    Welling's MNIST experiments and pytorch/examples).
+    """Lesson 03's variational autoencoder (784-400-20 in the quick profile, as in pytorch/examples;
+    Kingma & Welling's MNIST experiments used 500 hidden units).
 
     ``forward`` returns the decoder's *logits* with ``mu`` and ``logvar``, which the loss needs;
     it always samples z, in eval mode too, so that the loss is an honest estimate of the ELBO.

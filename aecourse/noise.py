@@ -45,3 +45,17 @@ def masking_noise(
         raise ValueError(f"masking fraction must be between 0.0 and 1.0, got {fraction}.")
     keep = torch.rand(x.shape, generator=generator, device=x.device) >= fraction
     return x * keep
+
+
+def mixed_corruption(
+    x: torch.Tensor, std: float, fraction: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Lesson 02's decision step, as the lesson answers it: each image gets Gaussian noise of
+    ``std`` or masking noise of ``fraction``, half of them each, so that one model trained on
+    it learns both jobs: smoothing every pixel a little, and filling in the ones that are gone.
+
+    Both are drawn for every image and one is kept: simpler than splitting the batch, and the
+    random numbers cost little next to a training step."""
+    gaussian = torch.rand(len(x), generator=generator, device=x.device) < 0.5
+    noisy, masked = gaussian_noise(x, std, generator), masking_noise(x, fraction, generator)
+    return torch.where(gaussian.view(-1, *[1] * (x.dim() - 1)), noisy, masked)

@@ -10,6 +10,11 @@ already runs another kind than the writer's, and this pass is skipped.
 in Lessons 01 to 04 every checked margin is at least twice its spread (Lessons 01 to 03 move by
 under 4% of theirs), so running them twice would prove little for its minutes (Lesson 05 alone
 costs about 2.5 of them with AVX2, over 5 with SSE).
+
+Where this pass runs, it is Lesson 05's only run under nbval in the session: ``conftest.py``
+deselects the lesson from nbval's own pass on this machine's kernels, which would repeat, on
+the very kernels that wrote the outputs, what this pass checks on another kind (about two
+minutes saved of ``make test``'s fifteen). Run alone, ``pytest lessons`` still checks it.
 """
 
 import os
@@ -50,19 +55,31 @@ def test_every_lesson_says_which_cpu_kind_wrote_its_outputs():
         assert outputs_cpu_kind(nbformat.read(path, as_version=4)) in CPU_KINDS, path.name
 
 
-def test_checked_outputs_hold_with_the_kernels_one_kind_lower():
-    lessons = sorted(p for p in LESSONS_DIR.glob("*.ipynb") if p.name[:2] in CLOSEST_LESSONS)
-    assert [p.name[:2] for p in lessons] == list(CLOSEST_LESSONS)
+def closest_lessons() -> list:
+    """The notebooks of :data:`CLOSEST_LESSONS`."""
+    return sorted(p for p in LESSONS_DIR.glob("*.ipynb") if p.name[:2] in CLOSEST_LESSONS)
+
+
+def imitated_kind() -> tuple[str | None, str]:
+    """(the CPU kind this machine imitates for the closest lessons, or None; why not)."""
     native = this_cpu_kind()
-    writers = {outputs_cpu_kind(nbformat.read(p, as_version=4)) for p in lessons}
+    writers = {outputs_cpu_kind(nbformat.read(p, as_version=4)) for p in closest_lessons()}
     if writers != {native}:
-        pytest.skip(
+        return None, (
             f"nbval here runs {', '.join(CLOSEST_LESSONS)} on {native}, another kind than the "
             f"{', '.join(sorted(map(str, writers)))} that wrote their outputs"
         )
     kind = lower_cpu_kind(native)
+    return kind, "" if kind else f"this CPU's kernels ({native}) have no lower kind to imitate"
+
+
+def test_checked_outputs_hold_with_the_kernels_one_kind_lower():
+    lessons = closest_lessons()
+    assert [p.name[:2] for p in lessons] == list(CLOSEST_LESSONS)
+    native = this_cpu_kind()
+    kind, why_not = imitated_kind()
     if kind is None:
-        pytest.skip(f"this CPU's kernels ({native}) have no lower kind to imitate")
+        pytest.skip(why_not)
     env = {**os.environ, **REFERENCE_ENV, **CPU_KINDS[kind]}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
            "--nbval-current-env", *map(str, lessons)]  # fmt: skip

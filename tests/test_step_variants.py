@@ -431,6 +431,169 @@ WRONG["anomaly_scores"] = {
 }
 
 
+# --- Lesson 02: a training corruption of the learner's design ------------------------------
+
+
+def _gaussian(x, std, g):
+    return (x + std * torch.randn(x.shape, generator=g)).clamp(0, 1)
+
+
+def _masked(x, fraction, g):
+    return x * (torch.rand(x.shape, generator=g) >= fraction)
+
+
+def corrupt_per_batch(x, std, fraction, generator):  # one kind for the whole batch
+    if torch.rand((), generator=generator) < 0.5:
+        return _gaussian(x, std, generator)
+    return _masked(x, fraction, generator)
+
+
+def corrupt_a_third_masked(x, std, fraction, generator):  # fixed shares, by position
+    k = len(x) // 3
+    return torch.cat([_masked(x[:k], fraction, generator), _gaussian(x[k:], std, generator)])
+
+
+def corrupt_at_varying_levels(x, std, fraction, generator):  # levels around the test's
+    shape = (len(x), *[1] * (x.dim() - 1))
+    pick = torch.rand(shape, generator=generator) < 0.5
+    stds = std * (0.6 + 0.8 * torch.rand(shape, generator=generator))
+    fractions = fraction * (0.6 + 0.8 * torch.rand(shape, generator=generator))
+    noisy = (x + stds * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    masked = x * (torch.rand(x.shape, generator=generator) >= fractions)
+    return torch.where(pick, noisy, masked)
+
+
+def corrupt_with_some_both(x, std, fraction, generator):  # a third both ways: they count as neither
+    u = torch.rand(len(x), 1, 1, 1, generator=generator)
+    noisy, masked = _gaussian(x, std, generator), _masked(x, fraction, generator)
+    return torch.where(
+        u < 0.35, noisy, torch.where(u < 0.7, masked, _masked(noisy, fraction, generator))
+    )
+
+
+def corrupt_gaussian_only(x, std, fraction, generator):  # a real mistake: no holes to learn from
+    return _gaussian(x, std, generator)
+
+
+def corrupt_both_at_once(x, std, fraction, generator):  # a real mistake: no pure kind at all
+    return _masked(_gaussian(x, std, generator), fraction, generator)
+
+
+def corrupt_rarely_noisy(x, std, fraction, generator):  # a real mistake: noise one time in ten
+    pick = torch.rand(len(x), 1, 1, 1, generator=generator) < 0.1
+    return torch.where(pick, _gaussian(x, std, generator), _masked(x, fraction, generator))
+
+
+def corrupt_unclipped(x, std, fraction, generator):  # a real mistake: values outside [0, 1]
+    pick = torch.rand(len(x), 1, 1, 1, generator=generator) < 0.5
+    noisy = x + std * torch.randn(x.shape, generator=generator)
+    return torch.where(pick, noisy, _masked(x, fraction, generator))
+
+
+def corrupt_unseeded(x, std, fraction, generator):  # a real mistake: the global generator
+    pick = torch.rand(len(x), 1, 1, 1) < 0.5
+    return torch.where(
+        pick, (x + std * torch.randn(x.shape)).clamp(0, 1), x * (torch.rand(x.shape) >= fraction)
+    )
+
+
+RIGHT["mixed_corruption"] = [corrupt_per_batch, corrupt_a_third_masked, corrupt_at_varying_levels,
+                             corrupt_with_some_both]  # fmt: skip
+WRONG["mixed_corruption"] = {
+    "Gaussian only": (corrupt_gaussian_only, "came out masked"),
+    "both at once": (corrupt_both_at_once, "came out masked"),
+    "rarely noisy": (corrupt_rarely_noisy, "came out noisy"),
+    "unclipped": (corrupt_unclipped, "outside [0, 1]"),
+    "global generator": (corrupt_unseeded, "seeded alike gave two different results"),
+}
+
+
+# --- Lesson 03: the reparameterisation, and the VAE that samples with it -------------------
+
+
+def draw_with_normal(mu, logvar):
+    return mu + torch.normal(torch.zeros_like(mu), torch.ones_like(mu)) * torch.exp(logvar / 2)
+
+
+def draw_with_distributions(mu, logvar):
+    return torch.distributions.Normal(mu, logvar.mul(0.5).exp()).rsample()
+
+
+def draw_by_box_muller(mu, logvar):  # eps made from two uniform draws
+    u, v = torch.rand_like(mu), torch.rand_like(mu)
+    eps = torch.sqrt(-2 * torch.log1p(-u)) * torch.cos(2 * torch.pi * v)
+    return mu + logvar.exp().sqrt() * eps
+
+
+def draw_with_variance(mu, logvar):  # a real mistake: sigma^2 where sigma belongs
+    return mu + logvar.exp() * torch.randn_like(mu)
+
+
+def draw_uniform(mu, logvar):  # a real mistake: eps is not normal
+    return mu + torch.exp(logvar / 2) * (torch.rand_like(mu) * 2 - 1)
+
+
+def draw_once_per_column(mu, logvar):  # a real mistake: every row gets the same eps
+    return mu + torch.exp(logvar / 2) * torch.randn(mu.shape[1:])
+
+
+def draw_own_generator(mu, logvar):  # a real mistake: a seed of its own, not torch's
+    g = torch.Generator().manual_seed(0)
+    return mu + torch.exp(logvar / 2) * torch.randn(mu.shape, generator=g)
+
+
+def draw_detached(mu, logvar):  # a real mistake: the gradient cannot reach the encoder
+    return (mu + torch.exp(logvar / 2) * torch.randn_like(mu)).detach()
+
+
+RIGHT["reparameterize"] = [draw_with_normal, draw_with_distributions, draw_by_box_muller]
+WRONG["reparameterize"] = {
+    "sigma squared": (draw_with_variance, "has a standard deviation of"),
+    "uniform": (draw_uniform, "has a standard deviation of"),
+    "one eps per column": (draw_once_per_column, "the same in every row"),
+    "its own generator": (draw_own_generator, "the same for another torch.manual_seed"),
+    "detached": (draw_detached, "not differentiable in mu and logvar"),
+}
+
+
+def vae_sampling(draw):
+    """A VAE of the lesson's encoder and decoder whose forward pass samples with ``draw``."""
+
+    class SamplingVAE(nn.Module):
+        def __init__(self, latent_dim, hidden):
+            super().__init__()
+            self.enc = written("vae_encoder")(latent_dim, hidden)
+            self.dec = written("vae_decoder")(latent_dim, hidden)
+
+        def encode(self, x):
+            if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+                raise ValueError(f"expected images (B, 1, 28, 28), got {tuple(x.shape)}")
+            return self.enc(x)
+
+        def decode(self, z):
+            return torch.sigmoid(self.dec(z))
+
+        @torch.no_grad()
+        def reconstruct(self, x):
+            return self.decode(self.encode(x)[0])
+
+        def forward(self, x):
+            mu, logvar = self.encode(x)
+            return self.dec(draw(mu, logvar)), mu, logvar
+
+    SamplingVAE.__name__ = f"VAE_{draw.__name__}"
+    return SamplingVAE
+
+
+RIGHT["vae"] = [vae_sampling(f) for f in RIGHT["reparameterize"]]
+WRONG["vae"] = {
+    "decodes the mean": (vae_sampling(lambda mu, logvar: mu), "not its mean"),
+    "decodes the prior": (vae_sampling(lambda mu, logvar: torch.randn_like(mu)), "differs"),
+    "sigma squared": (vae_sampling(draw_with_variance), "has a standard deviation of"),
+    "detached draw": (vae_sampling(draw_detached), "the gradient of the parameter"),
+}
+
+
 # --- Lesson 01: PCA's solution set in the learner's autoencoder ------------------------------
 # Run where the learner's LinearAutoencoder is defined: the lesson's own solution here.
 

@@ -70,16 +70,154 @@ def _pair_case(name, shape, seed, what, hint, *, gradients=False, hidden=False, 
     )
 
 
-DRAW = "z is mu plus sigma times one standard normal draw per number, sigma^2 = exp(logvar)"
 KL = "it should be the KL divergence of N(mu, sigma^2) from N(0, 1), unit by unit"
+
+
+# --- the reparameterisation: judged by what a draw must be, not by which numbers it drew ----
+# How eps is drawn from torch's global generator is the learner's business. A case asks for
+# draws of many rows and reads them back; the grader checks what must hold of
+# z = mu + sigma * eps: in every column, eps = (z - mu) / sigma has a standard normal's mean,
+# spread and share within one, and neighbouring columns are uncorrelated (one eps per number);
+# the same torch.manual_seed gives the same draw and another seed another; dz/dmu = 1 and
+# dz/dlogvar = (z - mu) / 2, the gradients the encoder learns from.
+
+ROWS = 2000  # draws per column: its mean and spread are then known to about 2%
+BOUND = 5.0  # standard errors a correct draw stays within (it fails once in millions)
+WITHIN_ONE = 0.6827  # a standard normal's share within one standard deviation of 0
+DRAW = "z = mu + sigma * eps, one standard normal eps per number, sigma^2 = exp(logvar)"
+
+
+def _draw_inputs(each: tuple[int, ...], seed: int):
+    """``ROWS`` rows of mu and logvar, each row shaped ``each``: log-variances from -4 to 2
+    (sigma from 0.14 to 2.7) spread over the columns, a little different in every row."""
+
+    def inputs(reference: Any) -> dict:
+        g, size = seeded(seed), torch.Size(each).numel()
+        logvar = torch.linspace(-4.0, 2.0, size) + 0.5 * torch.randn(ROWS, size, generator=g)
+        mu = 2 * torch.randn(ROWS, size, generator=g)
+        return {"mu": mu.view(ROWS, *each), "logvar": logvar.view(ROWS, *each), "seed": seed}
+
+    return inputs
+
+
+def _run_draws(reparameterize: Any, inputs: dict) -> dict:
+    """Three draws (seeds s, s and s + 1) and the gradients of a weighted sum of the first."""
+    draws, grads, unchanged = [], [], True
+    for seed in (inputs["seed"], inputs["seed"], inputs["seed"] + 1):
+        mu = inputs["mu"].clone().requires_grad_()
+        logvar = inputs["logvar"].clone().requires_grad_()
+        torch.manual_seed(seed)
+        z = reparameterize(mu, logvar)
+        if not isinstance(z, torch.Tensor):
+            return {"type": type(z).__name__}
+        if not grads and z.requires_grad and z.shape == mu.shape:
+            (z * torch.linspace(-1, 1, z.numel()).view(z.shape)).sum().backward()
+            grads = [torch.zeros(0) if t.grad is None else t.grad.clone() for t in (mu, logvar)]
+        unchanged = unchanged and torch.equal(mu.detach(), inputs["mu"])
+        unchanged = unchanged and torch.equal(logvar.detach(), inputs["logvar"])
+        draws.append(z.detach().clone())
+    found = {"type": "Tensor", "draws": draws, "grads": grads, "unchanged": unchanged}
+    return found | {
+        "mu": inputs["mu"],
+        "logvar": inputs["logvar"],
+    }  # the judge reads the reference's
+
+
+def eps_problem(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:
+    """What is wrong with eps = (z - mu) / sigma as standard normal draws, column by column."""
+    eps = ((z.double() - mu.double()) / torch.exp(0.5 * logvar.double())).flatten(1)
+    if not torch.isfinite(eps).all():
+        return "z holds NaN or inf values"
+    rows = eps.shape[0]
+    mean, spread = eps.mean(dim=0), eps.std(dim=0)
+    within = (eps.abs() < 1).double().mean(dim=0)
+    sigmas = torch.exp(0.5 * logvar.double()).flatten(1).mean(dim=0)
+    worst = int((spread - 1).abs().argmax())
+    if spread.min() < 1e-3:
+        return "(z - mu) / sigma is the same in every row: each number of mu needs its own eps"
+    if (spread - 1).abs().max() > BOUND / (2 * rows) ** 0.5:
+        return (
+            f"where sigma is about {sigmas[worst]:.2g}, (z - mu) / sigma has a standard deviation "
+            f"of {spread[worst]:.3g} over {rows} draws, not 1: {DRAW}"
+        )
+    if mean.abs().max() > BOUND / rows**0.5:
+        return f"(z - mu) / sigma has a mean of {mean.abs().max():.3g} over {rows} draws, not 0"
+    share_error = BOUND * (WITHIN_ONE * (1 - WITHIN_ONE) / rows) ** 0.5
+    if (within - WITHIN_ONE).abs().max() > share_error:
+        found = within[int((within - WITHIN_ONE).abs().argmax())]
+        return (
+            f"{found:.1%} of (z - mu) / sigma lies within 1 of 0; a standard normal draw has "
+            f"{WITHIN_ONE:.1%} there: eps is not normal"
+        )
+    if eps.shape[1] > 1:
+        a, b = eps[:, :-1] - mean[:-1], eps[:, 1:] - mean[1:]
+        corr = (a * b).mean(dim=0) / (spread[:-1] * spread[1:])
+        if corr.abs().max() > BOUND / rows**0.5:
+            return (
+                f"the draws of neighbouring numbers are correlated ({corr.abs().max():.2f}): each "
+                "number of mu needs its own eps"
+            )
+    return None
+
+
+def _judge_draws(got: dict, exp: dict) -> str | None:
+    if got["type"] != "Tensor":
+        return f"it returned a {got['type']}, not a tensor"
+    first, again, other = got["draws"]
+    mu, logvar = exp["mu"], exp["logvar"]
+    if tuple(first.shape) != tuple(mu.shape):
+        return f"z has shape {tuple(first.shape)}; it should have mu's, {tuple(mu.shape)}"
+    if not got["unchanged"]:
+        return "it changed mu or logvar: compute a new tensor, leave its inputs as they were"
+    if not torch.equal(first, again):
+        return (
+            "two draws after the same torch.manual_seed differ: draw eps from torch's global "
+            "generator, so that a seed makes a run repeatable"
+        )
+    if torch.equal(first, other):
+        return (
+            "the draw is the same for another torch.manual_seed: draw eps from torch's global "
+            "generator, anew at every call"
+        )
+    return eps_problem(first, mu, logvar)
+
+
+def _judge_draw_gradients(got: dict, exp: dict) -> str | None:
+    problem = _judge_draws(got, exp)
+    if problem:
+        return problem
+    if not got["grads"]:
+        return "z is not differentiable in mu and logvar: gradients cannot reach the encoder"
+    z, mu, weights = got["draws"][0], exp["mu"], torch.linspace(-1, 1, exp["mu"].numel())
+    weights = weights.view(mu.shape)
+    wanted = {"mu": (weights, "dz/dmu should be 1"), "logvar": (weights * (z - mu) / 2,
+              "dz/dlogvar should be (z - mu) / 2, since sigma = exp(logvar / 2)")}  # fmt: skip
+    for grad, (name, (want, why)) in zip(got["grads"], wanted.items(), strict=True):
+        if grad.numel() == 0:
+            return f"z has no gradient in {name}: it must be a function of mu and of logvar"
+        problem = close(grad, want, f"dz/d{name} (times the weights)", why)
+        if problem:
+            return problem
+    return None
+
+
+def _draw_case(each: tuple[int, ...], seed: int, gradients: bool, hidden: bool = False) -> Case:
+    what = "gradients of" if gradients else "the spread of"
+    return Case(
+        f"{what} {ROWS} draws for mu and logvar of shape {(ROWS, *each)}",
+        _draw_inputs(each, seed),
+        _run_draws,
+        _judge_draw_gradients if gradients else _judge_draws,
+        hidden,
+    )
 
 
 def _reparameterize_cases() -> tuple[Case, ...]:
     return (
-        _pair_case("a draw", (5, 4), 21, "z", DRAW),
-        _pair_case("gradients of a draw", (5, 4), 22, "z", DRAW, gradients=True),
-        _pair_case("a draw", (3, 7), 23, "z", DRAW, spread=3.0, hidden=True),
-        _pair_case("gradients of a draw", (6, 2), 24, "z", DRAW, gradients=True, hidden=True),
+        _draw_case((6,), 21, gradients=False),
+        _draw_case((6,), 22, gradients=True),
+        _draw_case((2, 3), 23, gradients=False, hidden=True),
+        _draw_case((4,), 24, gradients=True, hidden=True),
     )
 
 

@@ -16,6 +16,7 @@ import torch
 from aecourse.steps import Case, Step, close, first_problem, package, seeded
 from aecourse.steps.cases import (
     StandInVAE,
+    args_text,
     assignments,
     backward_case,
     best_way,
@@ -28,7 +29,13 @@ from aecourse.steps.cases import (
     shapes,
     ways_for,
 )
-from aecourse.steps.elbo import BERNOULLI_NLL, KL_PER_UNIT, REPARAMETERIZE, VAE_LOSS
+from aecourse.steps.elbo import (
+    BERNOULLI_NLL,
+    KL_PER_UNIT,
+    REPARAMETERIZE,
+    VAE_LOSS,
+    eps_problem,
+)
 
 SMALL = {"latent_dim": 8, "hidden": (64,)}
 DEEP = {"latent_dim": 3, "hidden": (48, 24)}
@@ -56,6 +63,110 @@ def _module_cases(x_shape, hidden_x, shape_hint, value_hint, outputs) -> tuple[C
         parameters_case(DEEP, hidden_x, 11, shape_hint, hidden=True),
         forward_case(DEEP, hidden_x, 12, shape_hint, value_hint, hidden=True, outputs=outputs),
         backward_case(DEEP, hidden_x, 13, shape_hint, hidden=True),
+    )
+
+
+# --- the VAE's forward pass: judged apart from the draw it makes ----------------------------
+# Which numbers the VAE draws is its sampling's business (step 2 judges the sampling). So its
+# outputs and gradients are compared with the lesson's where the encoder's log-variance head
+# says sigma is about e^-20: then z is mu to within rounding whatever eps was drawn, and the
+# logits are the decoder's of mu. That the forward pass does sample is its own case: the code
+# the decoder takes must be a draw of N(mu, sigma^2), repeatable with torch.manual_seed.
+
+QUIET_LOGVAR = -40.0
+HEADS = {"mu": "encoder.to_mu.", "logvar": "encoder.to_logvar."}  # in the lesson's VAE
+DRAWN = (1000, 1, 28, 28)  # images per draw: 1000 draws of each number of the code
+
+
+def _set_heads(inputs: Any, mu_bias: Any = None, logvar_bias: Any = None, scale: float = 1.0):
+    """``inputs`` of :func:`module_inputs` with the lesson's VAE's heads set: a bias (as a
+    function of the latent size) for mu or logvar, and the logvar head's weights scaled."""
+
+    def changed(reference: Any) -> dict:
+        found = inputs(reference)
+        names = [n for n, _ in reference(**found["args"]).named_parameters()]
+        weights = list(found["weights"])
+        latent = found["args"]["latent_dim"]
+        for head, bias in (("mu", mu_bias), ("logvar", logvar_bias)):
+            if bias is not None:
+                weights[names.index(HEADS[head] + "bias")] = bias(latent)
+        index = names.index(HEADS["logvar"] + "weight")
+        weights[index] = weights[index] * scale
+        return found | {"weights": weights}
+
+    return changed
+
+
+def _quiet(case: Case) -> Case:
+    """``case`` on weights where sigma is about e^-20: no draw changes its outcome."""
+    inputs = _set_heads(case.inputs, logvar_bias=lambda n: torch.full((n,), QUIET_LOGVAR),
+                        scale=0.01)  # fmt: skip
+    return Case(f"{case.name}, sigma about e^-20", inputs, case.run, case.judge, case.hidden)
+
+
+def _code_taken(model: torch.nn.Module, batch: int, latent: int) -> list[torch.Tensor]:
+    """Hooks on every part of ``model``: the first input of shape (batch, latent) that a part
+    takes, the code the decoder receives, is appended to the list returned."""
+    taken: list[torch.Tensor] = []
+
+    def hook(module: torch.nn.Module, args: tuple) -> None:
+        first = args[0] if args else None
+        if not taken and isinstance(first, torch.Tensor) and first.shape == (batch, latent):
+            taken.append(first.detach().clone())
+
+    for part in list(model.modules())[1:]:
+        part.register_forward_pre_hook(hook)
+    return taken
+
+
+def _run_sampling(make: Any, inputs: dict) -> dict:
+    model = build(make, inputs["args"])
+    load_weights(model, inputs["weights"], ways_for(model, inputs)[0])
+    x, latent, found = inputs["x"], inputs["args"]["latent_dim"], {"codes": [], "logits": []}
+    taken = _code_taken(model, len(x), latent)
+    for seed in (inputs["seed"], inputs["seed"], inputs["seed"] + 1):
+        taken.clear()
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            out = model(x)
+        if not isinstance(out, tuple | list) or len(out) != 3:
+            return {"error": "forward() should return the logits, mu and logvar"}
+        found["codes"].append(taken[0] if taken else None)
+        found["logits"].append(out[0].detach().clone())
+        found["mu"], found["logvar"] = out[1].detach().clone(), out[2].detach().clone()
+    return found
+
+
+def _judge_sampling(got: dict, exp: dict) -> str | None:
+    first, again, other = got["logits"]
+    if not torch.equal(first, again):
+        return (
+            "two forward passes after the same torch.manual_seed differ: draw with torch's global "
+            "generator, so that a seed makes a run repeatable"
+        )
+    if torch.equal(first, other):
+        return (
+            "the logits are the same for another torch.manual_seed: forward() should decode a "
+            "draw of the code, not its mean"
+        )
+    code = got["codes"][0]
+    if code is None:
+        return "no part of the VAE took a code of shape (batch, latent_dim): " + VAE_SHAPES
+    return eps_problem(code, got["mu"], got["logvar"])
+
+
+def _sampling_case(args: dict, seed: int, hidden: bool = False) -> Case:
+    inputs = _set_heads(
+        module_inputs(args, DRAWN, seed),
+        mu_bias=lambda n: torch.linspace(-2.0, 2.0, n),
+        logvar_bias=lambda n: torch.linspace(-3.0, 1.5, n),
+    )
+    return Case(
+        f"the code it decodes, over {DRAWN[0]} images with {args_text(args)}",
+        inputs,
+        _run_sampling,
+        _judge_sampling,
+        hidden,
     )
 
 
@@ -223,14 +334,19 @@ STEPS = (
         3,
         lambda: package("models").VAE,
         (
-            *_module_cases(
-                IMAGES, (7, 1, 28, 28), VAE_SHAPES, VAE_FORWARD, ("the logits", "mu", "logvar")
+            *map(
+                _quiet,
+                _module_cases(
+                    IMAGES, (7, 1, 28, 28), VAE_SHAPES, VAE_FORWARD, ("the logits", "mu", "logvar")
+                ),
             ),
+            _sampling_case(SMALL, 5),
             _methods_case(SMALL, 4),
             raises_case(
                 SMALL, (1, 28, 28), "ValueError", "an image without a batch dimension is refused"
             ),
             _methods_case(DEEP, 14, hidden=True),
+            _sampling_case(DEEP, 15, hidden=True),
             raises_case(DEEP, (4, 784), "ValueError", "check the shape of x first", hidden=True),
         ),
     ),
