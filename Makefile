@@ -4,8 +4,8 @@
 # Also: make lab (JupyterLab on your own copies of the lessons, in work/), make refresh
 #       (re-execute the committed lessons), make bench (pipeline and training-step timings);
 #       for instructors: make lab-instructor (the sources, with solutions), make release,
-#       make autograde SUBMISSIONS=folder, make book, make slides (EDITION=instructor: with
-#       the solutions; the default is the student edition).
+#       make autograde SUBMISSIONS=folder, make marks (the written answers' marks), make book,
+#       make slides (EDITION=instructor: with the solutions; the default is the student edition).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,12 +14,13 @@ STAMP := $(VENV)/.installed
 # make release ARGS="--lessons 01 03", make autograde ARGS="--workers 4"
 ARGS ?=
 SUBMISSIONS ?= submissions
+MARKS ?= classroom/grades/written_answers.csv
 EDITION ?= student
 
 # The committed lesson outputs are the quick profile's on the CPU (2 threads); nbval re-runs them so.
 REFERENCE_ENV := AECOURSE_PROFILE=quick AECOURSE_DEVICE=cpu AECOURSE_PROGRESS=0 OMP_NUM_THREADS=2
 
-.PHONY: course test system lab lab-instructor refresh bench release autograde book slides \
+.PHONY: course test system lab lab-instructor refresh bench release autograde marks book slides \
 	install clean
 
 install: $(STAMP)
@@ -68,6 +69,10 @@ release: $(STAMP)
 autograde: $(STAMP)
 	@sh tests/install-system-packages.sh bubblewrap
 	@$(PY) -m aecourse autograde $(SUBMISSIONS) $(ARGS)
+
+# The marks of written answers, typed in the score column of the file grading wrote
+marks: $(STAMP)
+	@$(PY) -m aecourse marks $(MARKS) --course classroom $(ARGS)
 
 book: $(STAMP)
 	@$(PY) -m aecourse book --edition $(EDITION)

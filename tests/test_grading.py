@@ -21,14 +21,16 @@ from pathlib import Path
 import nbformat
 import pytest
 from lesson_code import solution_code
+from nbgrader.api import Gradebook
 
 import aecourse
 import aecourse.loop
 from aecourse.steps import lesson_steps
 from aecourse.teach.feedback import MAX_FEEDBACK_BYTES
 from aecourse.teach.grading import IsolationError, autograde
+from aecourse.teach.marks import import_marks
 from aecourse.teach.markup import defined_names, solution_lines, split_tests
-from aecourse.teach.release import release
+from aecourse.teach.release import api, release
 from aecourse.teach.review import review_flags
 from aecourse.teach.sandbox import HOW_TO_ISOLATE, Sandbox
 
@@ -634,6 +636,24 @@ def test_build_steps_hold_against_a_dishonest_class(lesson_01, tmp_path):
     page = (tmp_path / "grades" / "feedback" / "replaces_harness" / f"{LINEAR}.html").read_text()
     assert "train_epoch: 1 of 1 visible checks fail" in page
     assert not _sandboxed_processes()
+    # A person's marks reach nbgrader's gradebook and its export (aecourse.teach.marks).
+    marks = tmp_path / "grades" / "written_answers.csv"
+    with open(marks, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["score"] = {"q01_1": "1", "q01_2": "0.5"}[row["question"]]
+    with open(marks, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    import_marks(marks, tmp_path / "grades", course=classroom)
+    with open(tmp_path / "grades" / "nbgrader_grades.csv") as f:
+        export = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    assert export["honest"] == 17.5
+    book = api(classroom).coursedir
+    with Gradebook(book.db_url, book.course_id) as gradebook:
+        assert gradebook.find_grade("q01_2", LINEAR, LINEAR, "honest").manual_score == 0.5
+        assert gradebook.find_submission(LINEAR, "honest").score == 17.5
 
 
 # --- Classmates: one notebook's processes, memory and time are its own ----------------------

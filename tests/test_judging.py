@@ -239,3 +239,60 @@ def test_a_cell_that_starts_with_a_magic_is_read_and_judged_as_the_kernel_runs_i
         STEPS[n].id: ["passed"] * len(STEPS[n].cases) for n in ("LinearEncoder", "LinearDecoder")
     }
     assert review_flags(decoder)  # what the magics do is named for review
+
+
+def _plan(written: set[str]):
+    """Lesson 01 as the student edition releases it, with the steps in ``written`` answered as
+    the lesson answers them; the others left as released."""
+    from aecourse.teach.editions import edition_copy
+    from aecourse.teach.judging import plan_steps
+    from aecourse.teach.markup import defined_names
+
+    notebook = edition_copy(LESSON, "student")
+    for step in lesson_steps("01"):
+        if step.name in written:
+            (cell,) = [c for c in notebook.cells if step.name in defined_names(c.source)
+                       and "check_step" not in c.source]  # fmt: skip
+            cell.source = solution(step.name)
+    stepped = [e for e in exercises(LESSON) if step_calls(e.visible)]
+    return plan_steps(notebook, stepped, [], WITHHELD)
+
+
+@pytest.mark.parametrize(
+    ("written", "taken", "processes"),
+    [
+        (set(), "", []),  # the release as it came: nothing to run
+        ({s.name for s in lesson_steps("01")}, "", [7]),  # every step written: one process
+        # every other step blank: the written ones run once, with the blank ones' copies
+        ({"LinearDecoder", "train_epoch", "init_from_pca"}, "", [3]),
+        # the first step written, the third blank: the first alone, then the ones after the blank
+        ({"LinearEncoder", "LinearDecoder", "train_epoch", "reconstruction_mse"}, "", [2, 2]),
+        # a step taken from the package (found by running it): the steps after it run again
+        ({s.name for s in lesson_steps("01")}, "train_epoch", [7, 3]),
+    ],
+)
+def test_judging_runs_each_step_in_as_few_processes_as_its_stand_ins_allow(
+    monkeypatch, tmp_path, written, taken, processes
+):
+    from aecourse.steps import STILL_BLANK, TAKEN
+    from aecourse.teach import judging
+    from aecourse.teach.markup import defined_names
+
+    calls = []
+
+    def fake(sandbox, work, setup, answers, steps, env, timeout, package=None, stand_ins=()):
+        calls.append((len(steps), list(stand_ins)))
+        copied = {name for code in stand_ins for name in defined_names(code)}
+        assert not copied & {s.name for s in steps}  # a step's copy never where it is judged
+        return {s.id: [TAKEN if s.name == taken else "passed"] * len(s.cases) for s in steps}
+
+    monkeypatch.setattr(judging, "judge_steps", fake)
+    plan = _plan(written)
+    outcomes = judging.judge_plan(None, tmp_path, "", plan, {}, 1)
+    ran = [n for n, _ in calls if n]
+    assert ran == processes, calls
+    for step in lesson_steps("01"):  # every step has an outcome per case
+        assert len(outcomes[step.id]) == len(step.cases)
+        if step.name not in written:
+            assert all(o.startswith(STILL_BLANK) for o in outcomes[step.id])
+    assert all(copies for _, copies in calls[1:])  # the later processes have stand-ins

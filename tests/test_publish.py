@@ -301,6 +301,9 @@ def test_student_edition_holds_no_answer_in_book_slides_or_downloads(books, slid
             assert "Instructor edition" in text
         page = instructor["book page"]
         assert page.count("Check your answer") >= 3 and "Model answer." in page, path.name
+        shown = slides["instructor"][n].read_text()  # folded as HTML, not the book's directive
+        assert shown.count("<summary>Check your answer</summary>") >= 3, path.name
+        assert "{admonition}" not in shown and ":class: dropdown" not in shown, path.name
 
 
 def test_book_has_every_lesson_page_with_its_figures(books):

@@ -109,6 +109,35 @@ def test_a_wrong_answer_fails_with_a_hint_that_does_not_give_the_answer(step_id,
                 assert _digits_in(message, value) == [], message
 
 
+class OwnLayoutAutoencoder(nn.Module):  # a learner's own parameters: no encoder.linear
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.down = nn.Parameter(torch.zeros(latent_dim, 784))
+        self.up = nn.Parameter(torch.zeros(784, latent_dim))
+
+    def forward(self, x):
+        return (x.flatten(1) @ self.down.T @ self.up.T).view(-1, 1, 28, 28)
+
+
+def test_a_copy_that_acts_on_the_learners_model_and_does_not_fit_it_lets_the_lesson_run_on(
+    capsys,
+):
+    from aecourse.loop import reconstruction_mse
+    from aecourse.models import init_from_pca
+
+    copy = check_step("init_from_pca", init_from_pca)  # taken from the package: not written
+    model = OwnLayoutAutoencoder(3)
+    assert copy(model, torch.zeros(784), torch.eye(3, 784)) is None  # no AttributeError
+    said = capsys.readouterr().err
+    assert "The lesson's copy of init_from_pca does not fit your objects" in said
+    assert "AttributeError" in said and "the lesson runs on" in said
+    assert torch.equal(model.down, torch.zeros(3, 784))  # left as it was
+    # a copy that returns something still raises: a None would only fail later, elsewhere
+    stood_in = check_step("reconstruction_mse", reconstruction_mse)
+    with pytest.raises(AttributeError):
+        stood_in(None, torch.zeros(2, 1, 28, 28))
+
+
 def test_an_unwritten_step_is_stood_in_for_by_the_lessons_copy_which_says_so_where_it_runs(
     capsys,
 ):

@@ -96,3 +96,31 @@ def test_a_step_taken_from_the_package_scores_0_here_as_at_grading(route, tmp_pa
 
     table = step_table("01", {"TiedLinearAutoencoder": namespace["TiedLinearAutoencoder"]})
     assert table[-1]["status"].startswith(("fails:", "not written")), table[-1]
+
+
+def test_the_grader_parses_code_one_thread_at_a_time(monkeypatch):
+    """CPython 3.11's AST construction is not safe from two threads at once (python/cpython
+    #106905: "AST constructor recursion depth mismatch", seen when two notebooks were graded
+    side by side): every parse of the package goes through one lock."""
+    import ast
+    import threading
+    import time
+
+    from aecourse.steps import notebook
+
+    inside, most = [0], [0]
+    real = ast.parse
+
+    def slow_parse(source, *args, **kwargs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.01)
+        inside[0] -= 1
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    threads = [threading.Thread(target=lambda: [notebook.parse("x = 1") for _ in range(5)])
+               for _ in range(4)]  # fmt: skip
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert most[0] == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,16 @@ from aecourse.steps import LESSON_MODULES, lesson_steps, step_table, steps_repor
 from aecourse.steps.withheld import withholding
 
 SETUP_TAGS = {"parameters", "imports"}
+_PARSING = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse``, one thread at a time. CPython 3.11 builds the tree's Python objects with a
+    recursion depth kept in state that all threads share, so two threads parsing at once can
+    fail with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905):
+    the grader's notebooks graded side by side did."""
+    with _PARSING:
+        return ast.parse(source)
 
 
 def as_python(source: str) -> str:
@@ -29,7 +40,7 @@ def as_python(source: str) -> str:
     starts with one is read, checked and run like the rest. Unchanged where IPython is not
     installed or the cell is plain Python."""
     try:
-        ast.parse(source)
+        parse(source)
         return source
     except SyntaxError:
         pass
@@ -51,7 +62,7 @@ def readable_python(source: str) -> str:
     if stripped.startswith("%%") and "\n" in stripped:
         body = as_python(stripped.split("\n", 1)[1])
         try:
-            ast.parse(body)
+            parse(body)
             python += "\n" + body
         except SyntaxError:
             pass
@@ -113,7 +124,7 @@ def defining_cell(cells: list[str], name: str) -> int | None:
     found = None
     for index, source in enumerate(cells):
         try:
-            tree = ast.parse(as_python(source))
+            tree = parse(as_python(source))
         except SyntaxError:
             continue
         if any(binds(node, name) for node in tree.body):

@@ -16,6 +16,8 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from aecourse.teach.written import is_marked
+
 NOT_SUBMITTED = "not submitted"
 STATUSES = ("graded", "not a notebook", NOT_SUBMITTED, "not a lesson", "failed")
 WHAT_TO_DO = {
@@ -81,9 +83,11 @@ def write_grades(grades: list[Grade], pages: dict, out: Path, nbgrader=None) -> 
         for grade in grades:
             for row in grade.exercises:
                 if row.get("manual") and row.get("answer"):
+                    marked = is_marked(row)
                     writer.writerow({"student": grade.student, "lesson": grade.lesson,
                                      "question": row["grade_id"], "points": row["max_points"],
-                                     "answer": as_text(row["answer"]), "score": ""})  # fmt: skip
+                                     "answer": as_text(row["answer"]),
+                                     "score": f"{row['points']:g}" if marked else ""})  # fmt: skip
     if nbgrader is not None:
         write_gradebook(nbgrader, grades)
         export_gradebook(nbgrader, grades, out / "nbgrader_grades.csv")
@@ -128,11 +132,15 @@ def write_gradebook(nbgrader, grades: list[Grade]) -> None:
                 gradebook.add_submission(grade.lesson, grade.student)
                 try:
                     for exercise in grade.exercises:
-                        if exercise.get("manual") and exercise.get("answer"):
+                        marked = is_marked(exercise)
+                        if exercise.get("manual") and exercise.get("answer") and not marked:
                             continue  # left to nbgrader's formgrader: it needs a person
                         cell = gradebook.find_grade(exercise["grade_id"], grade.lesson,
                                                     grade.lesson, grade.student)  # fmt: skip
-                        cell.auto_score = exercise["points"]
+                        if marked:  # a person's mark (aecourse.teach.marks)
+                            cell.manual_score = exercise["points"]
+                        else:
+                            cell.auto_score = exercise["points"]
                     gradebook.db.commit()
                 except MissingEntry as err:  # a lesson changed since its release
                     gradebook.db.rollback()

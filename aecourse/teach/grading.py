@@ -53,14 +53,14 @@ from aecourse.teach.feedback import (
 from aecourse.teach.gradebook import Grade, not_submitted, write_grades
 from aecourse.teach.judging import (
     graded_steps,
-    judge_steps,
+    judge_plan,
     plan_steps,
     step_calls,
     step_results,
-    stood_in_steps,
 )
 from aecourse.teach.kernels import run_in_sandbox
 from aecourse.teach.lessons import REFERENCE_ENV
+from aecourse.teach.marks import keep_marks, mark_pages
 from aecourse.teach.markup import Exercise, exercises, graded_cells, questions, setup_source
 from aecourse.teach.release import api
 from aecourse.teach.review import review_flags
@@ -180,12 +180,7 @@ def grade_submission(
     withheld = {f"{m}.{n}" for m, names in withheld_names(number).items() for n in names}
     stepped = [e for e in found if step_calls(e.visible)]
     plan = plan_steps(submitted, stepped, flags, withheld)
-    answers = sorted(plan.answers.items())
-    outcomes = judge_steps(sandbox, scratch / "steps", setup, answers, plan.judged, CHECK_ENV,
-                           check_timeout, judging)  # fmt: skip
-    again, copies = stood_in_steps(plan, outcomes)
-    outcomes |= judge_steps(sandbox, scratch / "steps-stood-in", setup, answers, again, CHECK_ENV,
-                            check_timeout, judging, copies)  # fmt: skip
+    outcomes = judge_plan(sandbox, scratch, setup, plan, CHECK_ENV, check_timeout, judging)
     results += step_results(plan, outcomes, flags)
     for exercise in (e for e in found if e not in stepped):
         code, cells = find_answer(submitted, exercise)
@@ -334,7 +329,11 @@ def autograde(
         shutil.rmtree(scratch, ignore_errors=True)
     grades = [g for g, _ in graded]
     pages = {(g.student, g.lesson): page for g, page in graded if page is not None}
+    kept = keep_marks(grades, out)
+    if kept:
+        print(f"Kept {kept} marks of written answers that did not change ({out}).")
     write_grades(grades, pages, out, nbgrader)
+    mark_pages(grades, out)
     mathjax = mathjax_source() if pages else None
     for student in {student for student, _ in pages}:
         if mathjax is not None:

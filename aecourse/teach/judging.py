@@ -37,9 +37,10 @@ from typing import Any
 import torch
 
 from aecourse.profiles import GRADING_THREADS
-from aecourse.steps import TAKEN, UNWRITTEN, Step, find_step, verdict
+from aecourse.steps import STILL_BLANK, TAKEN, UNWRITTEN, Step, find_step, verdict
+from aecourse.steps.notebook import parse
 from aecourse.teach.answers import find_answer
-from aecourse.teach.markup import Exercise, without_markers
+from aecourse.teach.markup import Exercise, student_source, without_markers
 from aecourse.teach.review import matches_package_copy, review_flags, taken_from_package
 from aecourse.teach.sandbox import Sandbox, reported
 
@@ -125,7 +126,7 @@ def reference_case(step: Step, index: int) -> tuple[dict, dict]:
 def step_calls(test_source: str) -> list[tuple[str, str]]:
     """The ``check_step("step_id", Name)`` calls of a test cell: (step id, name checked)."""
     try:
-        tree = ast.parse(test_source)
+        tree = parse(test_source)
     except SyntaxError:
         return []
     calls = []
@@ -230,6 +231,13 @@ class StepsPlan:
     def judged(self) -> list[Step]:
         return [step for _, step, cells in self.rows if cells]
 
+    def as_released(self) -> set[str]:
+        """The ids of the steps whose answer is still the released stub, as it came: not
+        written, and known so without running it."""
+        return {step.id for exercise, step, cells in self.rows if cells and
+                "\n".join(self.answers[n] for n in cells).strip()
+                == student_source(exercise.solution).strip()}  # fmt: skip
+
     def unwritten(self, outcomes: dict[str, list[str]]) -> list[tuple[Exercise, Step]]:
         """The steps the student has not written, in lesson order: no cell defines them, their
         answer still holds the stub (``NotImplementedError``), or every case found the
@@ -257,6 +265,43 @@ def stood_in_steps(plan: StepsPlan, outcomes: dict[str, list[str]]) -> tuple[lis
     again = [step for _, step, cells in plan.rows[first:] if cells and step.id not in blank]
     copies = [without_markers(exercise.solution) for exercise, _ in unwritten]
     return again, copies
+
+
+def judge_plan(
+    sandbox: Sandbox,
+    work: Path,
+    setup: str,
+    plan: StepsPlan,
+    env: dict[str, str],
+    timeout: int,
+    package: Path | None = None,
+) -> dict[str, list[str]]:
+    """Every planned step's outcomes, in as few sandboxed processes as the plan allows. A step
+    whose answer is the released stub as it came is not run: each of its cases says it is not
+    written. A first process judges the other steps up to the first unwritten one (the
+    unwritten ones among them: a stub the student edited may work); then, while steps are
+    unwritten, one more judges the written steps after the first of them, the lesson's copies
+    of the unwritten ones standing in (:func:`stood_in_steps`), and again if that process
+    finds a step taken from the package. A notebook with every step written takes one
+    process; one with blank stubs takes one; an untouched release none."""
+    stubs = plan.as_released()
+    outcomes = {step.id: [f"{STILL_BLANK}: write this step (or see 'Stuck?' above it)"] *
+                len(step.cases) for step in plan.judged if step.id in stubs}  # fmt: skip
+    answers = sorted(plan.answers.items())
+    blank = {step.id for _, step in plan.unwritten({})}
+    steps = [step for _, step, _ in plan.rows]
+    first = next((i for i, step in enumerate(steps) if step.id in blank), len(steps))
+    now = [s for i, s in enumerate(steps) if s in plan.judged and s.id not in stubs
+           and (i < first or s.id in blank)]  # fmt: skip
+    outcomes |= judge_steps(sandbox, work / "steps", setup, answers, now, env, timeout, package)
+    stood_in: list[str] = []
+    while True:
+        again, copies = stood_in_steps(plan, outcomes)
+        if not again or copies == stood_in:
+            return outcomes
+        stood_in = copies
+        outcomes |= judge_steps(sandbox, work / f"steps-stood-in-{len(copies)}", setup, answers,
+                                again, env, timeout, package, copies)  # fmt: skip
 
 
 def plan_steps(

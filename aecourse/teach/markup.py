@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from aecourse.steps.notebook import is_check, readable_python
+from aecourse.steps.notebook import is_check, parse, readable_python
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -106,7 +106,7 @@ def defined_names(code: str, imports: bool = True) -> set[str]:
     """The names a cell defines at its top level (functions, classes, assignments, imports): what it
     leaves behind for the cells after it. A cell that does not parse is read line by line."""
     try:
-        tree = ast.parse(readable_python(code))  # magics read as the kernel runs them
+        tree = parse(readable_python(code))  # magics read as the kernel runs them
     except SyntaxError:
         found = re.findall(_DEFINITION, code, flags=re.MULTILINE)
         return {name for pair in found for name in pair if name}

@@ -16,7 +16,7 @@ import inspect
 import textwrap
 from typing import Any
 
-from aecourse.steps.notebook import binds, readable_python
+from aecourse.steps.notebook import binds, parse, readable_python
 
 # Reaching any of these, solution code could change what its own check sees.
 _MODULES = {"os", "sys", "subprocess", "importlib", "builtins", "gc", "inspect", "ctypes",
@@ -52,7 +52,7 @@ def review_flags(code: str) -> list[str]:
     """Lines of solution code that reach outside the exercise, e.g. "line 3: imports os"."""
     python = readable_python(code)
     try:
-        tree = ast.parse(python)
+        tree = parse(python)
     except SyntaxError:
         return []  # it does not run, so it cannot tamper
     modules = _COMMON | {
@@ -105,7 +105,7 @@ def taken_from_package(code: str, name: str, withheld: set[str]) -> str | None:
     ``def`` or ``class``, or names one of the package's copies ``withheld`` (``module.Name``).
     For the review: such an answer already fails its cases, the copies being withheld."""
     try:
-        tree = ast.parse(readable_python(code))
+        tree = parse(readable_python(code))
     except SyntaxError:
         return None  # it fails when it runs; that is its verdict
     binding = [node for node in tree.body if binds(node, name)]
@@ -178,8 +178,8 @@ def matches_package_copy(code: str, step: Any) -> bool:
     other names, strings and formatting: the grader cannot tell it from honest work (the
     lesson's own solution is that copy), a person reading it can."""
     try:
-        tree = ast.parse(readable_python(code))
-        copy = ast.parse(textwrap.dedent(inspect.getsource(step.reference()))).body[0]
+        tree = parse(readable_python(code))
+        copy = parse(textwrap.dedent(inspect.getsource(step.reference()))).body[0]
     except (SyntaxError, OSError, TypeError):
         return False
     written = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]

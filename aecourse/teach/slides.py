@@ -77,6 +77,23 @@ def split_at_headings(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+FOLD = re.compile(r"^````\{admonition\} (?P<title>.+)\n:class: dropdown\n\n(?P<body>.*?)\n````$",
+                  re.M | re.S)  # fmt: skip
+
+
+def html_folds(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The book's folds (MyST dropdowns, e.g. a written question's "Check your answer"), which
+    nbconvert would show as raw directive text, as HTML's own fold (``<details>``): closed on
+    the slide until the presenter opens it."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = FOLD.sub(
+                lambda m: f"<details><summary>{m['title']}</summary>\n\n{m['body']}\n\n</details>",
+                cell.source,
+            )
+    return notebook
+
+
 def slides_output(edition: str = "student", book_dir: Path = BOOK_DIR) -> Path:
     """Where :func:`build_slides` puts the edition's slides."""
     check_edition(edition)
@@ -108,7 +125,8 @@ def build_slides(
     )
     written = []
     for path in find_lessons(LESSONS_DIR, lessons):
-        notebook = split_at_headings(edition_copy(nbformat.read(path, as_version=4), edition))
+        copy = edition_copy(nbformat.read(path, as_version=4), edition)
+        notebook = split_at_headings(html_folds(copy))
         mark_slides(notebook)
         html, _ = exporter.from_notebook_node(notebook)
         target = out / f"{path.stem}.slides.html"

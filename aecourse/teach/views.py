@@ -23,6 +23,7 @@ from pathlib import Path
 
 import aecourse
 from aecourse.steps import LESSON_MODULES, lesson_steps
+from aecourse.steps.notebook import parse
 from aecourse.steps.withheld import reference_of
 
 PACKAGE = Path(aecourse.__file__).resolve().parent
@@ -41,7 +42,7 @@ def withheld_names(lesson: str) -> dict[str, list[str]]:
 def without(source: str, names: list[str], module: str, lesson: str) -> str:
     """``source`` of ``module`` with each top-level ``def``/``class`` of ``names`` replaced by
     a placeholder line (decorators and docstring go with it)."""
-    tree = ast.parse(source)
+    tree = parse(source)
     lines = source.splitlines()
     spans = []
     for node in tree.body:
@@ -67,7 +68,7 @@ def _steps_modules(lesson: str) -> list[str]:
     """The modules that declare lesson ``lesson``'s steps and cases (e.g. ``aecourse.steps.
     variational`` and the ``aecourse.steps.elbo`` it imports)."""
     main = LESSON_MODULES[lesson]
-    tree = ast.parse(_file(main).read_text())
+    tree = parse(_file(main).read_text())
     shared = {"aecourse.steps", "aecourse.steps.cases", "aecourse.steps.withheld"}
     imported = {
         n.module

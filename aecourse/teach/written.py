@@ -15,6 +15,7 @@ import nbformat
 from aecourse.teach.markup import TEXT_STUB, Question
 
 WAITS = "waits for a person"
+MARKED = "marked by a person"  # its points are the mark (aecourse.teach.marks)
 NOT_ANSWERED = "not answered"
 MAX_ANSWER_CHARS = 5000  # what one answer may bring into the grades
 
@@ -59,3 +60,8 @@ def pending(results: list[dict]) -> str:
     points = sum(r["max_points"] for r in waiting)
     names = ", ".join(r["grade_id"] for r in waiting)
     return f"{points:g} points of written answers wait for a person: {names}"
+
+
+def is_marked(result: dict) -> bool:
+    """Whether ``result`` (a grade's row for an exercise) is a written answer a person marked."""
+    return bool(result.get("manual")) and result["cases"][0]["result"] == MARKED
