@@ -123,6 +123,19 @@ def _run_draws(reparameterize: Any, inputs: dict) -> dict:
     }  # the judge reads the reference's
 
 
+def seed_problem(first: Any, again: Any, other: Any, what: str, anew: str) -> str | None:
+    """What three results of a sampling answer (after ``torch.manual_seed`` s, s again and
+    s + 1) show first: not repeatable with its seed, or not random at all (hint ``anew``)."""
+    if not torch.equal(first, again):
+        return (
+            f"two {what} after the same torch.manual_seed differ: draw with torch's global "
+            "generator, so that a seed makes a run repeatable"
+        )
+    if torch.equal(first, other):
+        return f"the {what} are the same for another torch.manual_seed: {anew}"
+    return None
+
+
 def eps_problem(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:
     """What is wrong with eps = (z - mu) / sigma as standard normal draws, column by column."""
     eps = ((z.double() - mu.double()) / torch.exp(0.5 * logvar.double())).flatten(1)
@@ -169,17 +182,8 @@ def _judge_draws(got: dict, exp: dict) -> str | None:
         return f"z has shape {tuple(first.shape)}; it should have mu's, {tuple(mu.shape)}"
     if not got["unchanged"]:
         return "it changed mu or logvar: compute a new tensor, leave its inputs as they were"
-    if not torch.equal(first, again):
-        return (
-            "two draws after the same torch.manual_seed differ: draw eps from torch's global "
-            "generator, so that a seed makes a run repeatable"
-        )
-    if torch.equal(first, other):
-        return (
-            "the draw is the same for another torch.manual_seed: draw eps from torch's global "
-            "generator, anew at every call"
-        )
-    return eps_problem(first, mu, logvar)
+    anew = "draw eps from torch's global generator, anew at every call"
+    return seed_problem(first, again, other, "draws", anew) or eps_problem(first, mu, logvar)
 
 
 def _judge_draw_gradients(got: dict, exp: dict) -> str | None:

@@ -35,6 +35,7 @@ from aecourse.steps.elbo import (
     REPARAMETERIZE,
     VAE_LOSS,
     eps_problem,
+    seed_problem,
 )
 
 SMALL = {"latent_dim": 8, "hidden": (64,)}
@@ -138,17 +139,10 @@ def _run_sampling(make: Any, inputs: dict) -> dict:
 
 
 def _judge_sampling(got: dict, exp: dict) -> str | None:
-    first, again, other = got["logits"]
-    if not torch.equal(first, again):
-        return (
-            "two forward passes after the same torch.manual_seed differ: draw with torch's global "
-            "generator, so that a seed makes a run repeatable"
-        )
-    if torch.equal(first, other):
-        return (
-            "the logits are the same for another torch.manual_seed: forward() should decode a "
-            "draw of the code, not its mean"
-        )
+    anew = "forward() should decode a draw of the code, not its mean"
+    problem = seed_problem(*got["logits"], "forward passes' logits", anew)
+    if problem:
+        return problem
     code = got["codes"][0]
     if code is None:
         return "no part of the VAE took a code of shape (batch, latent_dim): " + VAE_SHAPES
