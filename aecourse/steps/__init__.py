@@ -371,3 +371,16 @@ def close(got: Any, expected: torch.Tensor, what: str, hint: str, tol: float = 1
 
 def first_problem(*found: str | None) -> str | None:
     return next((f for f in found if f), None)
+
+
+def seed_problem(first: Any, again: Any, other: Any, what: str, anew: str) -> str | None:
+    """What three results of a sampling answer (after ``torch.manual_seed`` s, s again and
+    s + 1) show first: not repeatable with its seed, or not random at all (hint ``anew``)."""
+    if not torch.equal(first, again):
+        return (
+            f"two {what} after the same torch.manual_seed differ: draw with torch's global "
+            "generator, so that a seed makes a run repeatable"
+        )
+    if torch.equal(first, other):
+        return f"the {what} are the same for another torch.manual_seed: {anew}"
+    return None

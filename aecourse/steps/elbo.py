@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from aecourse.steps import Case, Step, close, first_problem, package, seeded
+from aecourse.steps import Case, Step, close, first_problem, package, seed_problem, seeded
 
 # --- functions of (mu, logvar): the reparameterisation and the KL per unit -------------------
 
@@ -121,19 +121,6 @@ def _run_draws(reparameterize: Any, inputs: dict) -> dict:
         "mu": inputs["mu"],
         "logvar": inputs["logvar"],
     }  # the judge reads the reference's
-
-
-def seed_problem(first: Any, again: Any, other: Any, what: str, anew: str) -> str | None:
-    """What three results of a sampling answer (after ``torch.manual_seed`` s, s again and
-    s + 1) show first: not repeatable with its seed, or not random at all (hint ``anew``)."""
-    if not torch.equal(first, again):
-        return (
-            f"two {what} after the same torch.manual_seed differ: draw with torch's global "
-            "generator, so that a seed makes a run repeatable"
-        )
-    if torch.equal(first, other):
-        return f"the {what} are the same for another torch.manual_seed: {anew}"
-    return None
 
 
 def eps_problem(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:

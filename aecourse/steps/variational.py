@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from aecourse.steps import Case, Step, close, first_problem, package, seeded
+from aecourse.steps import Case, Step, close, first_problem, package, seed_problem, seeded
 from aecourse.steps.cases import (
     StandInVAE,
     args_text,
@@ -35,7 +35,6 @@ from aecourse.steps.elbo import (
     REPARAMETERIZE,
     VAE_LOSS,
     eps_problem,
-    seed_problem,
 )
 
 SMALL = {"latent_dim": 8, "hidden": (64,)}
