@@ -25,6 +25,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from aecourse.profiles import (
+    MNIST_TRAIN_IMAGES,
     choose_data_source,
     choose_device,
     choose_photo_source,
@@ -52,8 +53,6 @@ class Lesson:
     @property
     def train_images(self) -> int | None:
         """How many training digits an MNIST lesson trains on in this profile (None: all)."""
-        from aecourse.profiles import MNIST_TRAIN_IMAGES
-
         return MNIST_TRAIN_IMAGES.get(self.profile)
 
     def save(self) -> None:

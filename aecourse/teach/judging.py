@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from aecourse.profiles import GRADING_THREADS
-from aecourse.steps import STILL_BLANK, TAKEN, UNWRITTEN, Step, find_step, verdict
+from aecourse.steps import TAKEN, UNWRITTEN, Step, failure, find_step, verdict
 from aecourse.steps.notebook import parse
 from aecourse.teach.answers import find_answer
 from aecourse.teach.markup import Exercise, student_source, without_markers
@@ -285,13 +285,12 @@ def judge_plan(
     finds a step taken from the package. A notebook with every step written takes one
     process; one with blank stubs takes one; an untouched release none."""
     stubs = plan.as_released()
-    outcomes = {step.id: [f"{STILL_BLANK}: write this step (or see 'Stuck?' above it)"] *
-                len(step.cases) for step in plan.judged if step.id in stubs}  # fmt: skip
+    outcomes = {step.id: [failure(NotImplementedError())] * len(step.cases)
+                for step in plan.judged if step.id in stubs}  # fmt: skip
     answers = sorted(plan.answers.items())
     blank = {step.id for _, step in plan.unwritten({})}
-    steps = [step for _, step, _ in plan.rows]
-    first = next((i for i, step in enumerate(steps) if step.id in blank), len(steps))
-    now = [s for i, s in enumerate(steps) if s in plan.judged and s.id not in stubs
+    first = next((i for i, (_, s, _) in enumerate(plan.rows) if s.id in blank), len(plan.rows))
+    now = [s for i, (_, s, cells) in enumerate(plan.rows) if cells and s.id not in stubs
            and (i < first or s.id in blank)]  # fmt: skip
     outcomes |= judge_steps(sandbox, work / "steps", setup, answers, now, env, timeout, package)
     stood_in: list[str] = []
